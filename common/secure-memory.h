@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Memory for key material: locked into RAM (mlock), excluded from core
+ * dumps (MADV_DONTDUMP), not inherited by children (MADV_WIPEONFORK), and
+ * wiped before it is released. Thread-safe. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "macro.h"
+
+/* Zeroed, locked memory; NULL with errno set (ENOMEM also when the memory
+ * cannot be locked: RLIMIT_MEMLOCK or CAP_IPC_LOCK). */
+void *secure_alloc(size_t size);
+/* Wipe and release; returns NULL. NULL is fine. */
+void *secure_free(void *p);
+/* Grow or shrink, keeping and wiping as it goes (for GMP). */
+void *secure_realloc(void *p, size_t new_size);
+
+/* Make GMP (and so nettle's RSA) allocate every bignum with secure_alloc,
+ * so private-key numbers and intermediate values live in locked memory and
+ * are wiped when freed. Call once, before any mpz is created. */
+void secure_memory_install_gmp(void);
+
+/* Bytes handed out and not yet freed (for tests and status). */
+size_t secure_memory_in_use(void);
+
+/* Wipe that the compiler may not optimise away. */
+void secure_wipe(void *p, size_t n);
+
+/* Constant-time equality: 1 when equal, 0 otherwise; time depends on n only. */
+int secure_memeq(const void *a, const void *b, size_t n);
+
+static inline void secure_freep(void *p) {
+        secure_free(*(void **) p);
+}

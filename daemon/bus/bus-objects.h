@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Registration of keyd's two D-Bus interfaces. */
+
+typedef struct Manager Manager;
+
+int manager_bus_register(Manager *m);
+int session_bus_register(Manager *m);
+
+/* Bound on one `ay` argument or result (contract section 4). */
+#define KEYD_AY_MAX (16u * 1024u * 1024u)

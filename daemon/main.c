@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* keyd: the broker for protected-video crypto sessions. */
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "log.h"
+#include "manager.h"
+#include "secure-memory.h"
+
+static void help(void) {
+        printf("Usage: keyd [OPTIONS...]\n"
+               "\n"
+               "Broker for protected-video crypto sessions: the driver side of Direct3D 11\n"
+               "crypto sessions (CreateCryptoSession, NegotiateCryptoSessionKeyExchange, ...)\n"
+               "on D-Bus as %s.\n"
+               "\n"
+               "  -h --help                        Show this help and exit\n"
+               "     --version                     Show the version and exit\n"
+               "     --bus=system|session          Bus to serve on (default: system; the system\n"
+               "                                   bus honours DBUS_SYSTEM_BUS_ADDRESS)\n"
+               "     --backend=auto|software|vpl   Backend (default: auto = vpl when an Intel\n"
+               "                                   protected-content runtime is found, else software)\n"
+               "     --state-dir=DIR               Where the device key lives (default: %s)\n"
+               "     --rsa-bits=2048|3072|4096     Size of a newly made device key (default: %u)\n"
+               "     --max-sessions-per-client=N   Open sessions per bus connection (default: %u)\n"
+               "     --max-sessions=N              Open sessions in all (default: %u)\n"
+               "     --max-surface-bytes-per-client=BYTES\n"
+               "                                   Protected memory per connection (default: %llu)\n"
+               "     --log-level=LEVEL             debug, info, notice, warning, err (default: info)\n"
+               "\n"
+               "See keyd(8).\n",
+               KEYD_BUS_NAME, KEYD_STATE_DIR, DEFAULT_RSA_BITS, DEFAULT_MAX_SESSIONS_PER_CLIENT,
+               DEFAULT_MAX_SESSIONS, (unsigned long long) DEFAULT_MAX_SURFACE_BYTES_PER_CLIENT);
+}
+
+static int parse_unsigned(const char *option, const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
+        char *end;
+        uint64_t v;
+
+        errno = 0;
+        if (!s || !*s || *s == '-')
+                goto invalid;
+        v = strtoull(s, &end, 10);
+        if (errno != 0 || *end != 0 || v < min || v > max)
+                goto invalid;
+        *ret = v;
+        return 0;
+
+invalid:
+        return log_error_errno(-EINVAL, "Invalid %s=%s: expected a whole number from %" PRIu64 " to %" PRIu64 ".",
+                               option, s ?: "", min, max);
+}
+
+enum {
+        ARG_VERSION = 0x100,
+        ARG_BUS,
+        ARG_BACKEND,
+        ARG_STATE_DIR,
+        ARG_RSA_BITS,
+        ARG_MAX_SESSIONS_PER_CLIENT,
+        ARG_MAX_SESSIONS,
+        ARG_MAX_SURFACE_BYTES,
+        ARG_LOG_LEVEL,
+};
+
+/* Returns 1 to go on, 0 to exit successfully (--help), <0 on error. */
+static int parse_argv(int argc, char *argv[], ManagerConfig *config) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "bus", required_argument, NULL, ARG_BUS },
+                { "backend", required_argument, NULL, ARG_BACKEND },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "rsa-bits", required_argument, NULL, ARG_RSA_BITS },
+                { "max-sessions-per-client", required_argument, NULL, ARG_MAX_SESSIONS_PER_CLIENT },
+                { "max-sessions", required_argument, NULL, ARG_MAX_SESSIONS },
+                { "max-surface-bytes-per-client", required_argument, NULL, ARG_MAX_SURFACE_BYTES },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                {}
+        };
+        uint64_t v;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        printf("keyd %s\n", KEYD_VERSION);
+                        return 0;
+                case ARG_BUS:
+                        if (streq(optarg, "system"))
+                                config->bus_type = BUS_SYSTEM;
+                        else if (streq(optarg, "session"))
+                                config->bus_type = BUS_SESSION;
+                        else
+                                return log_error_errno(-EINVAL, "Invalid --bus=%s: expected system or session.",
+                                                       optarg);
+                        break;
+                case ARG_BACKEND:
+                        config->backend_type = backend_type_from_string(optarg);
+                        if (config->backend_type < 0)
+                                return log_error_errno(-EINVAL,
+                                                       "Invalid --backend=%s: expected auto, software or vpl.",
+                                                       optarg);
+                        break;
+                case ARG_STATE_DIR:
+                        if (isempty(optarg))
+                                return log_error_errno(-EINVAL, "Invalid --state-dir=: expected a directory.");
+                        config->state_dir = optarg;
+                        break;
+                case ARG_RSA_BITS:
+                        r = parse_unsigned("--rsa-bits", optarg, 2048, 4096, &v);
+                        if (r < 0)
+                                return r;
+                        if (v != 2048 && v != 3072 && v != 4096)
+                                return log_error_errno(-EINVAL, "Invalid --rsa-bits=%s: expected 2048, 3072 or 4096.",
+                                                       optarg);
+                        config->rsa_bits = (unsigned) v;
+                        break;
+                case ARG_MAX_SESSIONS_PER_CLIENT:
+                        r = parse_unsigned("--max-sessions-per-client", optarg, 1, 1000000, &v);
+                        if (r < 0)
+                                return r;
+                        config->max_sessions_per_client = (unsigned) v;
+                        break;
+                case ARG_MAX_SESSIONS:
+                        r = parse_unsigned("--max-sessions", optarg, 1, 1000000, &v);
+                        if (r < 0)
+                                return r;
+                        config->max_sessions = (unsigned) v;
+                        break;
+                case ARG_MAX_SURFACE_BYTES:
+                        r = parse_unsigned("--max-surface-bytes-per-client", optarg, 0, UINT64_C(1) << 40, &v);
+                        if (r < 0)
+                                return r;
+                        config->max_surface_bytes_per_client = v;
+                        break;
+                case ARG_LOG_LEVEL:
+                        r = log_level_from_string(optarg);
+                        if (r < 0)
+                                return log_error_errno(r, "Invalid --log-level=%s: expected debug, info, notice, "
+                                                       "warning or err.", optarg);
+                        log_set_max_level(r);
+                        break;
+                case '?':
+                        return -EINVAL;
+                default:
+                        return log_error_errno(-EINVAL, "Unhandled option.");
+                }
+        }
+
+        if (optind < argc)
+                return log_error_errno(-EINVAL, "keyd takes no arguments, got \"%s\"; see keyd --help.",
+                                       argv[optind]);
+        return 1;
+}
+
+/* Keys must never reach a core dump or another process's ptrace. */
+static int harden_process(void) {
+        struct rlimit no_core = {};
+
+        if (setrlimit(RLIMIT_CORE, &no_core) < 0)
+                return log_error_errno(negative_errno(), "Failed to disable core dumps: %m");
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+                return log_error_errno(negative_errno(), "Failed to mark keyd non-dumpable: %m");
+        umask(0077);
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        ManagerConfig config = {
+                .bus_type = BUS_SYSTEM,
+                .backend_type = BACKEND_AUTO,
+                .state_dir = (char *) KEYD_STATE_DIR,
+                .rsa_bits = DEFAULT_RSA_BITS,
+                .max_sessions_per_client = DEFAULT_MAX_SESSIONS_PER_CLIENT,
+                .max_sessions = DEFAULT_MAX_SESSIONS,
+                .max_surface_bytes_per_client = DEFAULT_MAX_SURFACE_BYTES_PER_CLIENT,
+        };
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int r;
+
+        log_open();
+
+        r = parse_argv(argc, argv, &config);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        r = harden_process();
+        if (r < 0)
+                return EXIT_FAILURE;
+
+        /* Before any bignum exists: GMP (and so the RSA key) uses locked memory. */
+        secure_memory_install_gmp();
+
+        r = manager_new(&config, &m);
+        if (r < 0) {
+                log_error_errno(r, "Failed to set up keyd: %m");
+                return EXIT_FAILURE;
+        }
+
+        r = manager_start(m);
+        if (r < 0)
+                return EXIT_FAILURE;
+
+        r = manager_run(m);
+        log_info("keyd stopped; all session keys wiped.");
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

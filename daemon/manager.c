@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <signal.h>
+#include <stdlib.h>
+#include <systemd/sd-daemon.h>
+
+#include "bus/bus-error.h"
+#include "config.h"
+#include "bus/bus-objects.h"
+#include "log.h"
+#include "manager.h"
+#include "session/client.h"
+
+int manager_new(const ManagerConfig *config, Manager **ret) {
+        Manager *m;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->config = *config;
+        m->config.state_dir = strdup(config->state_dir);
+        if (!m->config.state_dir) {
+                free(m);
+                return -ENOMEM;
+        }
+
+        r = sd_event_default(&m->event);
+        if (r < 0) {
+                manager_free(m);
+                return r;
+        }
+
+        *ret = m;
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+
+        /* Every session's keys are wiped here, on every way out. */
+        client_free_all(m);
+
+        sd_bus_slot_unref(m->manager_vtable_slot);
+        sd_bus_slot_unref(m->session_vtable_slot);
+        sd_bus_slot_unref(m->session_enumerator_slot);
+        sd_bus_slot_unref(m->disconnect_slot);
+        sd_bus_flush_close_unref(m->bus);
+
+        backend_free(m->backend);
+        sd_event_unref(m->event);
+        free(m->config.state_dir);
+        free(m);
+        return NULL;
+}
+
+static int on_bus_disconnected(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+
+        /* Sessions cannot outlive their connection to the bus: exit, and let
+         * systemd start keyd again once the bus is back. */
+        log_error("Lost the connection to the bus (dbus-daemon restarted or gone); exiting.");
+        sd_event_exit(m->event, -ECONNRESET);
+        return 0;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("Received SIG%s; closing %zu session(s) and exiting.", sigabbrev_np((int) si->ssi_signo),
+                 m->sessions.count);
+        (void) sd_notify(false, "STOPPING=1");
+        sd_event_exit(m->event, 0);
+        return 0;
+}
+
+static int manager_connect_bus(Manager *m) {
+        int r;
+
+        /* sd_bus_open_system() honours DBUS_SYSTEM_BUS_ADDRESS, so private test
+         * buses work without --bus=session. */
+        if (m->config.bus_type == BUS_SYSTEM)
+                r = sd_bus_open_system_with_description(&m->bus, "keyd");
+        else
+                r = sd_bus_open_user_with_description(&m->bus, "keyd");
+        if (r < 0)
+                return log_error_errno(r, "Failed to connect to the %s bus: %m",
+                                       m->config.bus_type == BUS_SYSTEM ? "system" : "session");
+
+        r = sd_bus_match_signal(m->bus, &m->disconnect_slot, "org.freedesktop.DBus.Local",
+                                "/org/freedesktop/DBus/Local", "org.freedesktop.DBus.Local", "Disconnected",
+                                on_bus_disconnected, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch for bus disconnection: %m");
+
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to attach the bus to the event loop: %m");
+        return 0;
+}
+
+static int manager_setup_signals(Manager *m) {
+        sigset_t mask;
+        int r;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(negative_errno(), "Failed to block SIGTERM and SIGINT: %m");
+
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, on_signal, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch SIGTERM: %m");
+        r = sd_event_add_signal(m->event, NULL, SIGINT, on_signal, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch SIGINT: %m");
+        return 0;
+}
+
+int manager_start(Manager *m) {
+        BackendConfig backend_config = {
+                .state_dir = m->config.state_dir,
+                .rsa_bits = m->config.rsa_bits,
+                .protected_memory_size = m->config.max_surface_bytes_per_client,
+        };
+        int r;
+
+        r = manager_setup_signals(m);
+        if (r < 0)
+                return r;
+
+        r = bus_error_register_map();
+        if (r < 0)
+                return log_error_errno(r, "Failed to register keyd's D-Bus errors: %m");
+
+        r = backend_open(m->config.backend_type, &backend_config, &m->backend);
+        if (r < 0)
+                return r;  /* logged */
+
+        r = manager_connect_bus(m);
+        if (r < 0)
+                return r;
+
+        r = manager_bus_register(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register %s: %m", KEYD_MANAGER_PATH);
+        r = session_bus_register(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the session objects: %m");
+
+        /* Objects first, then the name: a caller who sees the name finds them. */
+        r = sd_bus_request_name(m->bus, KEYD_BUS_NAME, 0);
+        if (r == -EEXIST)
+                return log_error_errno(r, "Another process already owns %s on this bus; is keyd running?",
+                                       KEYD_BUS_NAME);
+        if (r < 0)
+                return log_error_errno(r, "Failed to own %s (check the bus policy "
+                                       "/usr/share/dbus-1/system.d/org.keyd.KeyBroker1.conf): %m",
+                                       KEYD_BUS_NAME);
+
+        log_info("keyd %s serving %s on the %s bus with the %s backend.", KEYD_VERSION, KEYD_BUS_NAME,
+                 m->config.bus_type == BUS_SYSTEM ? "system" : "session", m->backend->ops->name);
+        (void) sd_notifyf(false, "READY=1\nSTATUS=Serving with the %s backend.", m->backend->ops->name);
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        /* The exit code handed to sd_event_exit(); causes are logged where they happen. */
+        return sd_event_loop(m->event);
+}

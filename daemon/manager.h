@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The daemon's top-level state: the bus connection, the event loop, the
+ * backend, and the tables of sessions and clients. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "backend/backend.h"
+#include "session/session-table.h"
+
+#define KEYD_BUS_NAME "org.keyd.KeyBroker1"
+#define KEYD_MANAGER_PATH "/org/keyd/KeyBroker1"
+#define KEYD_SESSION_PATH_PREFIX "/org/keyd/KeyBroker1/session"
+#define KEYD_MANAGER_INTERFACE "org.keyd.KeyBroker1.Manager"
+#define KEYD_SESSION_INTERFACE "org.keyd.KeyBroker1.CryptoSession"
+
+typedef enum BusType {
+        BUS_SYSTEM,
+        BUS_SESSION,
+} BusType;
+
+typedef struct ManagerConfig {
+        BusType bus_type;
+        BackendType backend_type;
+        char *state_dir;
+        unsigned rsa_bits;
+        unsigned max_sessions_per_client;
+        unsigned max_sessions;
+        uint64_t max_surface_bytes_per_client;
+} ManagerConfig;
+
+#define DEFAULT_MAX_SESSIONS_PER_CLIENT 256u
+#define DEFAULT_MAX_SESSIONS 16384u
+#define DEFAULT_MAX_SURFACE_BYTES_PER_CLIENT (256ull * 1024 * 1024)
+#define DEFAULT_RSA_BITS 2048u
+
+typedef struct Client Client;
+
+typedef struct Manager {
+        ManagerConfig config;
+
+        sd_event *event;
+        sd_bus *bus;
+        Backend *backend;
+
+        SessionTable sessions;
+        void *clients;                 /* tsearch tree of Client, by unique bus name */
+        unsigned n_clients;
+
+        sd_bus_slot *manager_vtable_slot;
+        sd_bus_slot *session_vtable_slot;
+        sd_bus_slot *session_enumerator_slot;
+        sd_bus_slot *disconnect_slot;
+} Manager;
+
+int manager_new(const ManagerConfig *config, Manager **ret);
+Manager *manager_free(Manager *m);
+/* Open the backend, connect to the bus, register the objects, take the name. */
+int manager_start(Manager *m);
+int manager_run(Manager *m);
+
+static inline void manager_freep(Manager **m) {
+        manager_free(*m);
+}

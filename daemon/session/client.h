@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* A client is one bus connection that owns sessions. Its sessions die with
+ * it: one sd_bus_track per client (not per session, so 10,000 sessions of
+ * one client cost dbus-daemon one match rule, not 10,000) fires when the
+ * connection goes away and frees the client with everything it owns. */
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-bus.h>
+
+#include "list.h"
+
+typedef struct Manager Manager;
+typedef struct Session Session;
+
+typedef struct Client {
+        Manager *manager;
+        char *name;               /* unique bus name, ":1.42" */
+        uid_t uid;
+        pid_t pid;
+        sd_bus_track *track;
+
+        Session *sessions;        /* list via Session.client_next/prev */
+        unsigned n_sessions;
+        uint64_t surface_bytes;
+} Client;
+
+/* The client for the sender of m, created (and tracked) on first use. */
+int client_get_or_create(Manager *m, sd_bus_message *message, Client **ret);
+Client *client_find(Manager *m, const char *name);
+/* Destroys the client's sessions (keys wiped) and the client. Returns NULL. */
+Client *client_free(Client *c);
+/* Frees the client if it owns nothing any more. */
+void client_free_if_unused(Client *c);
+/* Frees every client (shutdown). */
+void client_free_all(Manager *m);
+
+static inline void client_freep(Client **c) {
+        client_free(*c);
+}
+#define _cleanup_free_client_ _cleanup_(client_freep)

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * libkeyd: the client side of keyd, the Linux broker for protected-video
+ * crypto sessions. The calls mirror Direct3D 11's crypto-session API
+ * (ID3D11VideoDevice::CreateCryptoSession, ID3D11CryptoSession,
+ * ID3D11VideoContext::NegotiateCryptoSessionKeyExchange, ...): callers pass
+ * sizes and buffers and get an HRESULT back. The library marshals them over
+ * D-Bus to the keyd daemon (bus name org.keyd.KeyBroker1).
+ *
+ * Every function is safe to call from several threads; calls on one
+ * keyd_client are serialised on its connection.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Exported data must say so in its declaration: a library built with
+ * -fvisibility=hidden cannot export it otherwise. */
+#if defined(__GNUC__)
+#define KEYD_EXPORT __attribute__((visibility("default")))
+#else
+#define KEYD_EXPORT
+#endif
+
+#ifndef _HRESULT_DEFINED
+#define _HRESULT_DEFINED
+typedef int32_t HRESULT;
+#endif
+
+#define KEYD_HRESULT(x) ((HRESULT) (uint32_t) (x))
+
+#define KEYD_S_OK                        KEYD_HRESULT(0x00000000u)
+#define KEYD_E_INVALIDARG                KEYD_HRESULT(0x80070057u)
+#define KEYD_E_OUTOFMEMORY               KEYD_HRESULT(0x8007000Eu)
+#define KEYD_E_NOTIMPL                   KEYD_HRESULT(0x80004001u)
+#define KEYD_E_FAIL                      KEYD_HRESULT(0x80004005u)
+#define KEYD_E_ACCESSDENIED              KEYD_HRESULT(0x80070005u)
+#define KEYD_E_POINTER                   KEYD_HRESULT(0x80004003u)
+#define KEYD_DXGI_ERROR_INVALID_CALL     KEYD_HRESULT(0x887A0001u)
+#define KEYD_DXGI_ERROR_UNSUPPORTED      KEYD_HRESULT(0x887A0004u)
+#define KEYD_DXGI_ERROR_DEVICE_REMOVED   KEYD_HRESULT(0x887A0005u)
+/* HRESULT_FROM_WIN32(ERROR_SERVICE_NOT_ACTIVE): keyd is not on the bus. */
+#define KEYD_E_SERVICE_NOT_ACTIVE        KEYD_HRESULT(0x80070426u)
+/* HRESULT_FROM_WIN32(ERROR_TIMEOUT): keyd did not answer in time. */
+#define KEYD_E_TIMEOUT                   KEYD_HRESULT(0x800705B4u)
+
+#define KEYD_SUCCEEDED(hr) ((HRESULT) (hr) >= 0)
+#define KEYD_FAILED(hr)    ((HRESULT) (hr) < 0)
+
+/* A GUID with the Windows memory layout (Data1..Data4). */
+typedef struct keyd_guid {
+        uint32_t Data1;
+        uint16_t Data2;
+        uint16_t Data3;
+        uint8_t Data4[8];
+} keyd_guid;
+
+/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" plus NUL */
+#define KEYD_GUID_STRING_SIZE 37
+
+extern KEYD_EXPORT const keyd_guid KEYD_CRYPTO_TYPE_AES128_CTR;
+extern KEYD_EXPORT const keyd_guid KEYD_KEY_EXCHANGE_RSAES_OAEP;        /* SHA-512, MGF1-SHA-512 */
+extern KEYD_EXPORT const keyd_guid KEYD_KEY_EXCHANGE_HW_PROTECTION;
+extern KEYD_EXPORT const keyd_guid KEYD_KEY_EXCHANGE_RSAES_OAEP_SHA256; /* keyd's own */
+extern KEYD_EXPORT const keyd_guid KEYD_KEY_EXCHANGE_RSAES_OAEP_SHA1;   /* keyd's own */
+extern KEYD_EXPORT const keyd_guid KEYD_DECODER_PROFILE_H264_VLD_NOFGT;
+extern KEYD_EXPORT const keyd_guid KEYD_DECODER_PROFILE_HEVC_VLD_MAIN;
+extern KEYD_EXPORT const keyd_guid KEYD_DECODER_PROFILE_HEVC_VLD_MAIN10;
+extern KEYD_EXPORT const keyd_guid KEYD_DECODER_PROFILE_VP9_VLD_PROFILE0;
+extern KEYD_EXPORT const keyd_guid KEYD_DECODER_PROFILE_AV1_VLD_PROFILE0;
+
+/* Parse "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", any case, optionally in
+ * braces. KEYD_E_INVALIDARG for anything else, KEYD_E_POINTER for NULL. */
+HRESULT keyd_guid_from_string(const char *s, keyd_guid *ret);
+/* Lowercase form into buf (at least KEYD_GUID_STRING_SIZE bytes). */
+HRESULT keyd_guid_to_string(const keyd_guid *guid, char *buf, size_t size);
+int keyd_guid_equal(const keyd_guid *a, const keyd_guid *b);
+
+/* D3D11_CONTENT_PROTECTION_CAPS values */
+#define KEYD_CONTENT_PROTECTION_CAPS_SOFTWARE                       0x00000001u
+#define KEYD_CONTENT_PROTECTION_CAPS_HARDWARE                       0x00000002u
+#define KEYD_CONTENT_PROTECTION_CAPS_PROTECTION_ALWAYS_ON           0x00000004u
+#define KEYD_CONTENT_PROTECTION_CAPS_PARTIAL_DECRYPTION             0x00000008u
+#define KEYD_CONTENT_PROTECTION_CAPS_CONTENT_KEY                    0x00000010u
+#define KEYD_CONTENT_PROTECTION_CAPS_FRESHEN_SESSION_KEY            0x00000020u
+#define KEYD_CONTENT_PROTECTION_CAPS_ENCRYPTED_READ_BACK            0x00000040u
+#define KEYD_CONTENT_PROTECTION_CAPS_ENCRYPTED_READ_BACK_KEY        0x00000080u
+#define KEYD_CONTENT_PROTECTION_CAPS_SEQUENTIAL_CTR_IV              0x00000100u
+#define KEYD_CONTENT_PROTECTION_CAPS_ENCRYPT_SLICEDATA_ONLY         0x00000200u
+#define KEYD_CONTENT_PROTECTION_CAPS_DECRYPTION_BLT                 0x00000400u
+#define KEYD_CONTENT_PROTECTION_CAPS_HARDWARE_PROTECT_UNCOMPRESSED  0x00000800u
+#define KEYD_CONTENT_PROTECTION_CAPS_HARDWARE_PROTECTED_MEMORY_PAGEABLE 0x00001000u
+#define KEYD_CONTENT_PROTECTION_CAPS_HARDWARE_TEARDOWN              0x00002000u
+#define KEYD_CONTENT_PROTECTION_CAPS_HARDWARE_DRM_COMMUNICATION     0x00004000u
+
+/* D3D11_VIDEO_CONTENT_PROTECTION_CAPS */
+typedef struct keyd_content_protection_caps {
+        uint32_t Caps;
+        uint32_t KeyExchangeTypeCount;
+        uint32_t BlockAlignmentSize;
+        uint64_t ProtectedMemorySize;
+} keyd_content_protection_caps;
+
+/* D3D11_CRYPTO_SESSION_STATUS */
+typedef enum keyd_crypto_session_status {
+        KEYD_CRYPTO_SESSION_STATUS_OK = 0,
+        KEYD_CRYPTO_SESSION_STATUS_KEY_LOST = 1,
+        KEYD_CRYPTO_SESSION_STATUS_KEY_AND_CONTENT_LOST = 2,
+} keyd_crypto_session_status;
+
+typedef struct keyd_client keyd_client;
+typedef struct keyd_crypto_session keyd_crypto_session;
+
+/* Default time a call waits for keyd before it fails with KEYD_E_TIMEOUT. */
+#define KEYD_DEFAULT_TIMEOUT_USEC (10ULL * 1000ULL * 1000ULL)
+
+/* Connect to keyd on the system bus (DBUS_SYSTEM_BUS_ADDRESS is honoured). */
+HRESULT keyd_client_open(keyd_client **ret);
+/* Connect to keyd on the bus at a D-Bus address ("unix:path=..."). */
+HRESULT keyd_client_open_address(const char *address, keyd_client **ret);
+/* Disconnect. keyd destroys every session this client still owns and wipes
+ * its keys. Sessions not yet released stay valid objects, but their calls
+ * fail with KEYD_DXGI_ERROR_DEVICE_REMOVED. Returns NULL. */
+keyd_client *keyd_client_close(keyd_client *client);
+/* How long each call waits for an answer (0 = KEYD_DEFAULT_TIMEOUT_USEC). */
+HRESULT keyd_client_set_timeout(keyd_client *client, uint64_t usec);
+
+/* ID3D11VideoDevice::GetContentProtectionCaps. pCryptoType NULL = no
+ * encryption; pDecoderProfile NULL = no decoding. */
+HRESULT keyd_get_content_protection_caps(keyd_client *client,
+                                         const keyd_guid *pCryptoType,
+                                         const keyd_guid *pDecoderProfile,
+                                         keyd_content_protection_caps *pCaps);
+
+/* ID3D11VideoDevice::CheckCryptoKeyExchange */
+HRESULT keyd_check_crypto_key_exchange(keyd_client *client,
+                                       const keyd_guid *pCryptoType,
+                                       const keyd_guid *pDecoderProfile,
+                                       uint32_t Index,
+                                       keyd_guid *pKeyExchangeType);
+
+/* ID3D11VideoDevice1::GetCryptoSessionPrivateDataSize */
+HRESULT keyd_get_crypto_session_private_data_size(keyd_client *client,
+                                                  const keyd_guid *pCryptoType,
+                                                  const keyd_guid *pDecoderProfile,
+                                                  const keyd_guid *pKeyExchangeType,
+                                                  uint32_t *pPrivateInputSize,
+                                                  uint32_t *pPrivateOutputSize);
+
+/* ID3D11VideoDevice::CreateCryptoSession */
+HRESULT keyd_create_crypto_session(keyd_client *client,
+                                   const keyd_guid *pCryptoType,
+                                   const keyd_guid *pDecoderProfile,
+                                   const keyd_guid *pKeyExchangeType,
+                                   keyd_crypto_session **ppCryptoSession);
+
+/* ID3D11CryptoSession::GetCertificateSize / GetCertificate. The certificate
+ * is DER X.509 holding the device's RSA public key. CertificateSize must be
+ * the size GetCertificateSize reported. */
+HRESULT keyd_crypto_session_get_certificate_size(keyd_crypto_session *session,
+                                                 uint32_t *pCertificateSize);
+HRESULT keyd_crypto_session_get_certificate(keyd_crypto_session *session,
+                                            uint32_t CertificateSize,
+                                            uint8_t *pCertificate);
+
+/* ID3D11CryptoSession::GetCryptoType / GetDecoderProfile / GetCryptoSessionHandle */
+HRESULT keyd_crypto_session_get_crypto_type(keyd_crypto_session *session, keyd_guid *pCryptoType);
+HRESULT keyd_crypto_session_get_decoder_profile(keyd_crypto_session *session, keyd_guid *pDecoderProfile);
+HRESULT keyd_crypto_session_get_handle(keyd_crypto_session *session, uint64_t *pCryptoSessionHandle);
+/* The D-Bus object path of the session, for busctl users. */
+const char *keyd_crypto_session_get_object_path(keyd_crypto_session *session);
+
+/* ID3D11VideoContext::NegotiateCryptoSessionKeyExchange. For RSAES-OAEP
+ * sessions pData holds DataSize bytes of ciphertext (the modulus length,
+ * 256 for RSA-2048); on success the buffer holds the daemon's reply. */
+HRESULT keyd_negotiate_crypto_session_key_exchange(keyd_crypto_session *session,
+                                                   uint32_t DataSize,
+                                                   void *pData);
+
+/* ID3D11VideoContext1::CheckCryptoSessionStatus */
+HRESULT keyd_check_crypto_session_status(keyd_crypto_session *session,
+                                         keyd_crypto_session_status *pStatus);
+
+/* The last Release: closes the session in keyd (its keys are wiped) and
+ * frees the object. Returns NULL. */
+keyd_crypto_session *keyd_crypto_session_release(keyd_crypto_session *session);
+
+/* Wrap a 16-byte AES-128 session key to the RSA public key in a DER X.509
+ * certificate (as GetCertificate returns it) with the EME-OAEP variant the
+ * key-exchange GUID selects. DataSize must be the modulus length; the
+ * ciphertext is written to pData. For callers that want no crypto code of
+ * their own. */
+HRESULT keyd_wrap_session_key(const uint8_t *pCertificate, uint32_t CertificateSize,
+                              const keyd_guid *pKeyExchangeType,
+                              const uint8_t *pSessionKey, uint32_t SessionKeySize,
+                              uint32_t DataSize, void *pData);
+
+/* "E_INVALIDARG" and friends; "unknown HRESULT" for others. Static strings. */
+const char *keyd_hresult_to_string(HRESULT hr);
+/* One sentence on what the HRESULT means for a keyd caller. */
+const char *keyd_hresult_to_description(HRESULT hr);
+
+/* What went wrong in the last libkeyd call made on this thread, when it
+ * failed: keyd's own sentence (without its "0xHRESULT: " prefix) or the
+ * library's, after the method's name, e.g. "NegotiateCryptoSessionKeyExchange:
+ * data is 255 bytes; ...". "" after a call that succeeded. Valid until the
+ * thread's next libkeyd call; never NULL. */
+const char *keyd_last_error_message(void);
+
+#ifdef __cplusplus
+}
+#endif
