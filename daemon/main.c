@@ -34,11 +34,14 @@ static void help(void) {
                "     --max-sessions=N              Open sessions in all (default: %u)\n"
                "     --max-surface-bytes-per-client=BYTES\n"
                "                                   Protected memory per connection (default: %llu)\n"
+               "     --key-refresh-timeout=SEC     A key refresh not finished within SEC seconds is\n"
+               "                                   abandoned and the session key lost (default: %llu)\n"
                "     --log-level=LEVEL             debug, info, notice, warning, err (default: info)\n"
                "\n"
                "See keyd(8).\n",
                KEYD_BUS_NAME, KEYD_STATE_DIR, DEFAULT_RSA_BITS, DEFAULT_MAX_SESSIONS_PER_CLIENT,
-               DEFAULT_MAX_SESSIONS, (unsigned long long) DEFAULT_MAX_SURFACE_BYTES_PER_CLIENT);
+               DEFAULT_MAX_SESSIONS, (unsigned long long) DEFAULT_MAX_SURFACE_BYTES_PER_CLIENT,
+               (unsigned long long) (DEFAULT_KEY_REFRESH_TIMEOUT_USEC / 1000000u));
 }
 
 static int parse_unsigned(const char *option, const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
@@ -68,6 +71,7 @@ enum {
         ARG_MAX_SESSIONS_PER_CLIENT,
         ARG_MAX_SESSIONS,
         ARG_MAX_SURFACE_BYTES,
+        ARG_KEY_REFRESH_TIMEOUT,
         ARG_LOG_LEVEL,
 };
 
@@ -83,6 +87,7 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *config) {
                 { "max-sessions-per-client", required_argument, NULL, ARG_MAX_SESSIONS_PER_CLIENT },
                 { "max-sessions", required_argument, NULL, ARG_MAX_SESSIONS },
                 { "max-surface-bytes-per-client", required_argument, NULL, ARG_MAX_SURFACE_BYTES },
+                { "key-refresh-timeout", required_argument, NULL, ARG_KEY_REFRESH_TIMEOUT },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 {}
         };
@@ -145,6 +150,12 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *config) {
                                 return r;
                         config->max_surface_bytes_per_client = v;
                         break;
+                case ARG_KEY_REFRESH_TIMEOUT:
+                        r = parse_unsigned("--key-refresh-timeout", optarg, 1, 86400, &v);
+                        if (r < 0)
+                                return r;
+                        config->key_refresh_timeout_usec = v * 1000000u;
+                        break;
                 case ARG_LOG_LEVEL:
                         r = log_level_from_string(optarg);
                         if (r < 0)
@@ -186,6 +197,7 @@ int main(int argc, char *argv[]) {
                 .max_sessions_per_client = DEFAULT_MAX_SESSIONS_PER_CLIENT,
                 .max_sessions = DEFAULT_MAX_SESSIONS,
                 .max_surface_bytes_per_client = DEFAULT_MAX_SURFACE_BYTES_PER_CLIENT,
+                .key_refresh_timeout_usec = DEFAULT_KEY_REFRESH_TIMEOUT_USEC,
         };
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;

@@ -31,12 +31,15 @@ typedef struct ManagerConfig {
         unsigned max_sessions_per_client;
         unsigned max_sessions;
         uint64_t max_surface_bytes_per_client;
+        uint64_t key_refresh_timeout_usec;
 } ManagerConfig;
 
 #define DEFAULT_MAX_SESSIONS_PER_CLIENT 256u
 #define DEFAULT_MAX_SESSIONS 16384u
 #define DEFAULT_MAX_SURFACE_BYTES_PER_CLIENT (256ull * 1024 * 1024)
 #define DEFAULT_RSA_BITS 2048u
+/* A key refresh not finished within this time is abandoned: the key is lost. */
+#define DEFAULT_KEY_REFRESH_TIMEOUT_USEC (30ull * 1000 * 1000)
 
 typedef struct Client Client;
 

@@ -13,10 +13,30 @@
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 
+#include "aes-ctr.h"
 #include "guid.h"
 
 typedef struct Backend Backend;
 typedef struct Session Session;
+typedef struct Surface Surface;
+
+/* ExecuteHWProtectionFunction's arguments and results (contract section 4). */
+typedef struct HwProtectionCall {
+        uint32_t function_id;
+        uint32_t private_data_size;   /* bytes of driver-private data at the start of input */
+        const uint8_t *input;
+        size_t input_size;
+        uint32_t max_output_size;
+} HwProtectionCall;
+
+typedef struct HwProtectionResult {
+        uint32_t private_data_size;
+        uint32_t hw_protection_data_size;
+        uint64_t execution_time_100ns;
+        uint8_t *output;              /* malloc'd; output_size bytes */
+        size_t output_size;
+        int32_t status;               /* HRESULT of the function itself */
+} HwProtectionResult;
 
 typedef enum BackendType {
         BACKEND_AUTO,
@@ -68,6 +88,25 @@ typedef struct BackendOps {
          * session holds the new session key and a fresh read-back key. */
         int (*negotiate)(Backend *b, Session *s, const uint8_t *data, size_t size,
                          sd_bus_error *error);
+
+        /* The data path. The session layer has already checked ownership, the
+         * key-exchange type, that a key is present and the argument sizes. */
+        int (*start_key_refresh)(Backend *b, Session *s, uint8_t random[AES_CTR_KEY_SIZE],
+                                 sd_bus_error *error);
+        int (*finish_key_refresh)(Backend *b, Session *s, sd_bus_error *error);
+        /* Forget the session key and the read-back key (status KEY_LOST). */
+        void (*drop_key)(Backend *b, Session *s);
+        int (*get_encryption_blt_key)(Backend *b, Session *s, uint8_t out[AES_CTR_KEY_SIZE],
+                                      sd_bus_error *error);
+        /* content_key NULL: the session key decrypts. size <= surface->size. */
+        int (*decryption_blt)(Backend *b, Session *s, Surface *surface, const uint8_t *data, size_t size,
+                              const EncryptedBlockInfo *info, const uint8_t *content_key,
+                              const uint8_t iv[AES_CTR_IV_SIZE], sd_bus_error *error);
+        /* out receives surface->size bytes. */
+        int (*encryption_blt)(Backend *b, Session *s, Surface *surface, const uint8_t iv[AES_CTR_IV_SIZE],
+                              uint8_t *out, sd_bus_error *error);
+        int (*execute_hw_protection)(Backend *b, Session *s, const HwProtectionCall *call,
+                                     HwProtectionResult *ret, sd_bus_error *error);
 } BackendOps;
 
 struct Backend {

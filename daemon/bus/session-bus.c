@@ -11,6 +11,7 @@
 #include "bus-error.h"
 #include "bus-guid.h"
 #include "bus-objects.h"
+#include "session-data-bus.h"
 #include "manager.h"
 #include "session/client.h"
 #include "session/session.h"
@@ -186,6 +187,39 @@ static const sd_bus_vtable session_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("NegotiateCryptoSessionKeyExchange", SD_BUS_ARGS("ay", data),
                                 SD_BUS_RESULT("ay", data), method_negotiate,
                                 SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+        SD_BUS_METHOD_WITH_ARGS("ExecuteHWProtectionFunction",
+                                SD_BUS_ARGS("u", function_id, "u", private_data_size, "ay", input, "u",
+                                            max_output_size),
+                                SD_BUS_RESULT("u", private_data_size, "u", hw_protection_data_size, "t",
+                                              execution_time_100ns, "ay", output, "i", status),
+                                method_execute_hw_protection_function,
+                                SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+        SD_BUS_METHOD_WITH_ARGS("StartSessionKeyRefresh", SD_BUS_ARGS("u", random_number_size),
+                                SD_BUS_RESULT("ay", random_number), method_start_session_key_refresh,
+                                SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+        SD_BUS_METHOD_WITH_ARGS("FinishSessionKeyRefresh", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT,
+                                method_finish_session_key_refresh, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("GetEncryptionBltKey", SD_BUS_ARGS("u", key_size), SD_BUS_RESULT("ay", key),
+                                method_get_encryption_blt_key,
+                                SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+        SD_BUS_METHOD_WITH_ARGS("CreateSurface", SD_BUS_ARGS("u", size), SD_BUS_RESULT("u", surface),
+                                method_create_surface, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DestroySurface", SD_BUS_ARGS("u", surface), SD_BUS_NO_RESULT,
+                                method_destroy_surface, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DecryptionBlt",
+                                SD_BUS_ARGS("u", surface, "ay", data, "(uuu)", block_info, "ay", content_key,
+                                            "ay", iv),
+                                SD_BUS_NO_RESULT, method_decryption_blt,
+                                SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+        SD_BUS_METHOD_WITH_ARGS("DecryptionBltFd",
+                                SD_BUS_ARGS("u", surface, "h", data, "(uuu)", block_info, "ay", content_key,
+                                            "ay", iv),
+                                SD_BUS_NO_RESULT, method_decryption_blt_fd,
+                                SD_BUS_VTABLE_UNPRIVILEGED | SD_BUS_VTABLE_SENSITIVE),
+        SD_BUS_METHOD_WITH_ARGS("EncryptionBlt", SD_BUS_ARGS("u", surface, "ay", iv), SD_BUS_RESULT("ay", data),
+                                method_encryption_blt, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("EncryptionBltFd", SD_BUS_ARGS("u", surface, "ay", iv), SD_BUS_RESULT("h", data),
+                                method_encryption_blt_fd, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("CheckCryptoSessionStatus", SD_BUS_NO_ARGS, SD_BUS_RESULT("u", status),
                                 method_check_status, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Close", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_close,

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "manager.h"
 #include "session.h"
+#include "surface.h"
 
 void session_path(const Session *s, char buf[static SESSION_PATH_MAX]) {
         snprintf(buf, SESSION_PATH_MAX, KEYD_SESSION_PATH_PREFIX "/%" PRIu64, s->id);
@@ -110,6 +111,9 @@ Session *session_free(Session *s) {
                 return NULL;
         m = s->manager;
 
+        while (s->surfaces)
+                surface_free(s->surfaces);
+        s->refresh_timer = sd_event_source_disable_unref(s->refresh_timer);
         if (s->backend_data)
                 m->backend->ops->session_close(m->backend, s);
 
@@ -147,6 +151,8 @@ int session_negotiate(Session *s, const uint8_t *data, size_t size, sd_bus_error
         if (r < 0)
                 return r;
 
+        /* A new key ends any refresh in flight and any earlier key loss. */
+        s->refresh_timer = sd_event_source_disable_unref(s->refresh_timer);
         s->negotiated = true;
         s->status = KEYD_CRYPTO_SESSION_STATUS_OK;
         log_debug("Session %" PRIu64 ": key exchange succeeded.", s->id);

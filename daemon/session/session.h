@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
 
 #include "guid.h"
 #include "keyd/keyd.h"
@@ -19,7 +20,7 @@ typedef struct Client Client;
 typedef struct Session {
         Manager *manager;
         Client *client;
-        LIST_FIELDS(Session, client);
+        LIST_FIELDS(struct Session, client);
 
         uint64_t id;               /* object path suffix */
         uint64_t handle;           /* GetCryptoSessionHandle */
@@ -31,6 +32,11 @@ typedef struct Session {
 
         keyd_crypto_session_status status;
         bool negotiated;           /* a key exchange has succeeded */
+
+        struct Surface *surfaces;  /* list via Surface.surface_next/prev */
+        uint32_t next_surface_id;
+
+        sd_event_source *refresh_timer;  /* armed between Start and FinishSessionKeyRefresh */
 
         void *backend_data;
 } Session;

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "secure-memory.h"
 #include "session/session.h"
+#include "software-data.h"
 #include "software-secrets.h"
 
 #define SOFTWARE_CAPS                                                                            \
@@ -194,6 +195,13 @@ static const BackendOps software_ops = {
         .session_close = software_session_close,
         .get_certificate = software_get_certificate,
         .negotiate = software_negotiate,
+        .start_key_refresh = software_start_key_refresh,
+        .finish_key_refresh = software_finish_key_refresh,
+        .drop_key = software_drop_key,
+        .get_encryption_blt_key = software_get_encryption_blt_key,
+        .decryption_blt = software_decryption_blt,
+        .encryption_blt = software_encryption_blt,
+        .execute_hw_protection = software_execute_hw_protection,
 };
 
 int software_backend_open(const BackendConfig *config, Backend **ret) {

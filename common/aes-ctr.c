@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <string.h>
+
+#include "aes-ctr.h"
+#include "macro.h"
+#include "secure-memory.h"
+
+/* Keystream is made this many blocks at a time, so nettle's AES (AES-NI
+ * where the CPU has it) runs over a batch rather than one block per call. */
+#define BATCH_BLOCKS 64
+
+void aes_ctr_init(AesCtr *c, const uint8_t key[AES_CTR_KEY_SIZE], const uint8_t counter_block[AES_CTR_IV_SIZE]) {
+        aes128_set_encrypt_key(&c->aes, key);
+        memcpy(c->iv, counter_block, 8);
+        c->block = 0;
+        for (unsigned i = 8; i < 16; i++)
+                c->block = (c->block << 8) | counter_block[i];
+        c->used = 16;
+}
+
+void aes_ctr_done(AesCtr *c) {
+        secure_wipe(c, sizeof(*c));
+}
+
+static void counter_block_at(const AesCtr *c, uint64_t block, uint8_t out[16]) {
+        memcpy(out, c->iv, 8);
+        for (unsigned i = 0; i < 8; i++)
+                out[15 - i] = (uint8_t) (block >> (8 * i));
+}
+
+/* Make n_blocks keystream blocks from c->block on (the count wraps mod 2^64). */
+static void make_keystream(AesCtr *c, uint8_t *out, size_t n_blocks) {
+        for (size_t i = 0; i < n_blocks; i++)
+                counter_block_at(c, c->block + i, out + 16 * i);
+        aes128_encrypt(&c->aes, 16 * n_blocks, out, out);
+        c->block += n_blocks;
+}
+
+static void xor_bytes(uint8_t *dst, const uint8_t *src, const uint8_t *ks, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                dst[i] = src[i] ^ ks[i];
+}
+
+void aes_ctr_xor(AesCtr *c, uint8_t *dst, const uint8_t *src, size_t n) {
+        uint8_t batch[16 * BATCH_BLOCKS];
+
+        /* Finish the keystream block left over from the previous range. */
+        if (c->used < 16) {
+                size_t k = MIN(n, (size_t) (16 - c->used));
+                xor_bytes(dst, src, c->keystream + c->used, k);
+                c->used += (unsigned) k;
+                dst += k, src += k, n -= k;
+        }
+
+        while (n >= 16) {
+                size_t blocks = MIN(n / 16, (size_t) BATCH_BLOCKS);
+                make_keystream(c, batch, blocks);
+                xor_bytes(dst, src, batch, 16 * blocks);
+                dst += 16 * blocks, src += 16 * blocks, n -= 16 * blocks;
+        }
+
+        if (n > 0) {
+                make_keystream(c, c->keystream, 1);
+                xor_bytes(dst, src, c->keystream, n);
+                c->used = (unsigned) n;
+        }
+
+        secure_wipe(batch, sizeof(batch));
+}
+
+static size_t copy_clear(uint8_t *dst, const uint8_t *src, size_t n) {
+        if (dst != src)
+                memmove(dst, src, n);
+        return n;
+}
+
+void aes_ctr_apply_pattern(AesCtr *c, const EncryptedBlockInfo *info, uint8_t *dst, const uint8_t *src, size_t n) {
+        size_t k;
+
+        if (info->encrypted_bytes_at_beginning == 0 && info->bytes_in_skip_pattern == 0 &&
+            info->bytes_in_encrypt_pattern == 0) {
+                aes_ctr_xor(c, dst, src, n);
+                return;
+        }
+
+        k = MIN(n, (size_t) info->encrypted_bytes_at_beginning);
+        aes_ctr_xor(c, dst, src, k);
+        dst += k, src += k, n -= k;
+
+        if (info->bytes_in_encrypt_pattern == 0) {
+                /* No encrypted ranges follow: the rest is in the clear. */
+                copy_clear(dst, src, n);
+                return;
+        }
+
+        while (n > 0) {
+                k = copy_clear(dst, src, MIN(n, (size_t) info->bytes_in_skip_pattern));
+                dst += k, src += k, n -= k;
+
+                k = MIN(n, (size_t) info->bytes_in_encrypt_pattern);
+                aes_ctr_xor(c, dst, src, k);
+                dst += k, src += k, n -= k;
+        }
+}
+
+void aes128_ecb_encrypt_block(const uint8_t key[AES_CTR_KEY_SIZE], const uint8_t in[16], uint8_t out[16]) {
+        struct aes128_ctx ctx;
+
+        aes128_set_encrypt_key(&ctx, key);
+        aes128_encrypt(&ctx, 16, out, in);
+        secure_wipe(&ctx, sizeof(ctx));
+}

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "bus/bus-error.h"
+#include "config.h"
+#include "secure-memory.h"
+#include "session/session.h"
+#include "session/surface.h"
+#include "software-data.h"
+#include "software-secrets.h"
+
+/* VA-API's generic TEE function ids (VAProtectedSessionExecuteBuffer). */
+#define TEE_FUNCTION_PASS_THROUGH 1u
+#define TEE_FUNCTION_FIRMWARE_VERSION 2u
+
+static SessionSecrets *secrets_of(Session *s) {
+        return s->backend_data;
+}
+
+int software_start_key_refresh(Backend *b, Session *s, uint8_t random[AES_CTR_KEY_SIZE], sd_bus_error *error) {
+        SessionSecrets *secrets = secrets_of(s);
+
+        if (gnutls_rnd(GNUTLS_RND_KEY, secrets->refresh_random, sizeof(secrets->refresh_random)) < 0)
+                return bus_error_setf(error, -EIO, "cannot draw the refresh random number");
+
+        /* A second Start replaces the first R: only the latest may be finished. */
+        memcpy(random, secrets->refresh_random, AES_CTR_KEY_SIZE);
+        secrets->refresh_pending = true;
+        return 0;
+}
+
+int software_finish_key_refresh(Backend *b, Session *s, sd_bus_error *error) {
+        SessionSecrets *secrets = secrets_of(s);
+        uint8_t new_key[SESSION_KEY_SIZE];
+
+        /* New session key = AES-128-ECB(old session key, R). The read-back key stays. */
+        aes128_ecb_encrypt_block(secrets->session_key, secrets->refresh_random, new_key);
+        memcpy(secrets->session_key, new_key, SESSION_KEY_SIZE);
+        secure_wipe(new_key, sizeof(new_key));
+        secure_wipe(secrets->refresh_random, sizeof(secrets->refresh_random));
+        secrets->refresh_pending = false;
+        return 0;
+}
+
+void software_drop_key(Backend *b, Session *s) {
+        SessionSecrets *secrets = secrets_of(s);
+
+        if (secrets)
+                secure_wipe(secrets, sizeof(*secrets));
+}
+
+int software_get_encryption_blt_key(Backend *b, Session *s, uint8_t out[AES_CTR_KEY_SIZE], sd_bus_error *error) {
+        SessionSecrets *secrets = secrets_of(s);
+
+        /* K_blt leaves the daemon only wrapped with the session key. */
+        aes128_ecb_encrypt_block(secrets->session_key, secrets->blt_key, out);
+        return 0;
+}
+
+int software_decryption_blt(Backend *b, Session *s, Surface *surface, const uint8_t *data, size_t size,
+                            const EncryptedBlockInfo *info, const uint8_t *content_key,
+                            const uint8_t iv[AES_CTR_IV_SIZE], sd_bus_error *error) {
+        SessionSecrets *secrets = secrets_of(s);
+        _cleanup_(secure_freep) AesCtr *ctr = NULL;
+        _cleanup_(secure_freep) uint8_t *key = NULL;
+
+        ctr = secure_alloc(sizeof(AesCtr));
+        key = secure_alloc(SESSION_KEY_SIZE);
+        if (!ctr || !key)
+                return bus_error_setf(error, -ENOMEM, "out of locked memory for the decryption keys");
+
+        /* With a content key, the data key is that key unwrapped with the session key. */
+        if (content_key)
+                aes128_ecb_encrypt_block(secrets->session_key, content_key, key);
+        else
+                memcpy(key, secrets->session_key, SESSION_KEY_SIZE);
+
+        aes_ctr_init(ctr, key, iv);
+        aes_ctr_apply_pattern(ctr, info, surface->data, data, size);
+        aes_ctr_done(ctr);
+        return 0;
+}
+
+int software_encryption_blt(Backend *b, Session *s, Surface *surface, const uint8_t iv[AES_CTR_IV_SIZE],
+                            uint8_t *out, sd_bus_error *error) {
+        SessionSecrets *secrets = secrets_of(s);
+        _cleanup_(secure_freep) AesCtr *ctr = NULL;
+
+        ctr = secure_alloc(sizeof(AesCtr));
+        if (!ctr)
+                return bus_error_setf(error, -ENOMEM, "out of locked memory for the read-back key");
+
+        aes_ctr_init(ctr, secrets->blt_key, iv);
+        aes_ctr_xor(ctr, out, surface->data, surface->size);
+        aes_ctr_done(ctr);
+        return 0;
+}
+
+static uint64_t now_100ns(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 10000000u + (uint64_t) ts.tv_nsec / 100u;
+}
+
+int software_execute_hw_protection(Backend *b, Session *s, const HwProtectionCall *call,
+                                   HwProtectionResult *ret, sd_bus_error *error) {
+        const uint8_t *payload = call->input + call->private_data_size;
+        size_t payload_size = call->input_size - call->private_data_size;
+        static const char version[] = "keyd " KEYD_VERSION " software TEE";
+        const void *out = NULL;
+        size_t out_size = 0;
+        uint64_t start = now_100ns();
+
+        *ret = (HwProtectionResult) {};
+
+        switch (call->function_id) {
+        case TEE_FUNCTION_PASS_THROUGH:
+                out = payload, out_size = payload_size;
+                break;
+        case TEE_FUNCTION_FIRMWARE_VERSION:
+                out = version, out_size = strlen(version);
+                break;
+        default:
+                /* The TEE refuses the function; the call itself succeeded. */
+                ret->status = (int32_t) KEYD_E_INVALIDARG;
+                ret->execution_time_100ns = now_100ns() - start;
+                return 0;
+        }
+
+        if (out_size > call->max_output_size)
+                return bus_error_setf(error, -EINVAL,
+                                      "function %u produces %zu bytes of output; max_output_size allows %u",
+                                      call->function_id, out_size, call->max_output_size);
+
+        ret->output = malloc(out_size ?: 1);
+        if (!ret->output)
+                return bus_error_setf(error, -ENOMEM, "out of memory for the function's output");
+        memcpy(ret->output, out, out_size);
+        ret->output_size = out_size;
+        ret->hw_protection_data_size = (uint32_t) out_size;
+        ret->private_data_size = 0;
+        ret->status = (int32_t) KEYD_S_OK;
+        ret->execution_time_100ns = now_100ns() - start;
+        return 0;
+}

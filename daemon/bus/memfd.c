@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bus-error.h"
+#include "memfd.h"
+
+#define REQUIRED_SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
+
+int memfd_map_sealed(int fd, size_t max_size, const char *what, MappedMemfd *ret, sd_bus_error *error) {
+        struct stat st;
+        int seals;
+        void *p;
+
+        *ret = (MappedMemfd) {};
+
+        if (fstat(fd, &st) < 0)
+                return bus_error_setf(error, -errno, "cannot stat %s: %m", what);
+        seals = fcntl(fd, F_GET_SEALS);
+        if (!S_ISREG(st.st_mode) || seals < 0)
+                return bus_error_setf(error, -EINVAL,
+                                      "%s is not a memfd; pass a memfd_create() file sealed with "
+                                      "F_SEAL_WRITE, F_SEAL_SHRINK and F_SEAL_GROW",
+                                      what);
+        if ((seals & REQUIRED_SEALS) != REQUIRED_SEALS)
+                return bus_error_setf(error, -EINVAL,
+                                      "%s lacks seals (has 0x%x); seal it with F_SEAL_WRITE, F_SEAL_SHRINK and "
+                                      "F_SEAL_GROW before passing it",
+                                      what, (unsigned) seals);
+        if ((uint64_t) st.st_size > max_size)
+                return bus_error_setf(error, -EINVAL, "%s is %jd bytes; at most %zu fit", what,
+                                      (intmax_t) st.st_size, max_size);
+        if (st.st_size == 0) {
+                ret->size = 0;
+                return 0;
+        }
+
+        p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+                return bus_error_setf(error, -EINVAL, "cannot map %s: %m", what);
+
+        ret->data = p;
+        ret->size = (size_t) st.st_size;
+        return 0;
+}
+
+void memfd_unmap(MappedMemfd *m) {
+        if (m->data)
+                munmap(m->data, m->size);
+        *m = (MappedMemfd) {};
+}
+
+int memfd_new_mapped(const char *name, size_t size, int *ret_fd, MappedMemfd *ret_map) {
+        _cleanup_(closep) int fd = -1;
+        void *p;
+
+        fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return -errno;
+        if (ftruncate(fd, (off_t) size) < 0)
+                return -errno;
+
+        *ret_map = (MappedMemfd) { .size = size };
+        if (size > 0) {
+                p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+                if (p == MAP_FAILED)
+                        return -errno;
+                ret_map->data = p;
+        }
+
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int memfd_seal(int fd, MappedMemfd *map) {
+        /* F_SEAL_WRITE refuses while a writable shared mapping exists. */
+        memfd_unmap(map);
+        if (fcntl(fd, F_ADD_SEALS, REQUIRED_SEALS | F_SEAL_SEAL) < 0)
+                return -errno;
+        return 0;
+}

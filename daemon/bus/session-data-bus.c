@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Each handler reads its arguments, checks ownership, lets the session
+ * layer validate and act, then replies. Secrets handed out (the random
+ * number, the wrapped read-back key) are wiped from our buffers. */
+
+#include <stdlib.h>
+
+#include "bus-error.h"
+#include "bus-objects.h"
+#include "memfd.h"
+#include "secure-memory.h"
+#include "session-data-bus.h"
+#include "session/session-data.h"
+#include "manager.h"
+#include "session/session.h"
+
+static int reply_with_bytes(sd_bus_message *message, const void *data, size_t size) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append_array(reply, 'y', data, size);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+int method_start_session_key_refresh(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Session *s = userdata;
+        uint8_t random[AES_CTR_KEY_SIZE];
+        uint32_t size;
+        int r;
+
+        r = sd_bus_message_read(message, "u", &size);
+        if (r < 0)
+                return r;
+        r = session_check_owner(s, message, error);
+        if (r < 0)
+                return r;
+
+        r = session_start_key_refresh(s, size, random, error);
+        if (r >= 0)
+                r = reply_with_bytes(message, random, sizeof(random));
+        secure_wipe(random, sizeof(random));
+        return r;
+}
+
+int method_finish_session_key_refresh(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Session *s = userdata;
+        int r;
+
+        r = session_check_owner(s, message, error);
+        if (r < 0)
+                return r;
+        r = session_finish_key_refresh(s, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+int method_get_encryption_blt_key(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Session *s = userdata;
+        uint8_t key[AES_CTR_KEY_SIZE];
+        uint32_t size;
+        int r;
+
+        r = sd_bus_message_read(message, "u", &size);
+        if (r < 0)
+                return r;
+        r = session_check_owner(s, message, error);
+        if (r < 0)
+                return r;
+
+        r = session_get_encryption_blt_key(s, size, key, error);
+        if (r >= 0)
+                r = reply_with_bytes(message, key, sizeof(key));
+        secure_wipe(key, sizeof(key));
+        return r;
+}
+
+int method_create_surface(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Session *s = userdata;
+        uint32_t size, id;
+        int r;
+
+        r = sd_bus_message_read(message, "u", &size);
+        if (r < 0)
+                return r;
+        r = session_check_owner(s, message, error);
+        if (r < 0)
+                return r;
+
+        r = session_create_surface(s, size, &id, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, "u", id);
+}
+
+int method_destroy_surface(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Session *s = userdata;
+        uint32_t id;
+        int r;
+
+        r = sd_bus_message_read(message, "u", &id);
+        if (r < 0)
+                return r;
+        r = session_check_owner(s, message, error);
+        if (r < 0)
+                return r;
+
+        r = session_destroy_surface(s, id, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+/* "(uuu) block_info, ay content_key, ay iv", the tail of both DecryptionBlt forms. */
+static int read_decryption_tail(sd_bus_message *message, DecryptionBltArgs *args) {
+        const void *p;
+        int r;
+
+        r = sd_bus_message_read(message, "(uuu)", &args->block_info.encrypted_bytes_at_beginning,
+                                &args->block_info.bytes_in_skip_pattern,
+                                &args->block_info.bytes_in_encrypt_pattern);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_array(message, 'y', &p, &args->content_key_size);
+        if (r < 0)
+                return r;
+        args->content_key = p;
+        r = sd_bus_message_read_array(message, 'y', &p, &args->iv_size);
+        if (r < 0)
+                return r;
+        args->iv = p;
+        return 0;
+}
+
+int method_decryption_blt(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Session *s = userdata;
+        DecryptionBltArgs args = {};
+        const void *data;
+        int r;
+
+        r = sd_bus_message_read(message, "u", &args.surface);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_array(message, 'y', &data, &args.data_size);
+        if (r < 0)
+                return r;
+        args.data = data;
+        r = read_decryption_tail(message, &args);
+        if (r < 0)
+                return r;
+
+        r = session_check_owner(s, message, error);
+        if (r < 0)
+                return r;
+        if (args.data_size > KEYD_AY_MAX)
+                return bus_error_setf(error, -EINVAL,
+                                      "data is %zu bytes; an ay argument takes at most %u, use DecryptionBltFd "
+                                      "with a sealed memfd",
+                                      args.data_size, KEYD_AY_MAX);
+
+        r = session_decryption_blt(s, &args, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+int method_decryption_blt_fd(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Session *s = userdata;
+        DecryptionBltArgs args = {};
+        MappedMemfd map = {};
+        int fd, r;
+
+        r = sd_bus_message_read(message, "uh", &args.surface, &fd);
+        if (r < 0)
+                return r;
+        r = read_decryption_tail(message, &args);
+        if (r < 0)
+                return r;
+
+        r = session_check_owner(s, message, error);
+        if (r < 0)
+                return r;
+
+        /* Mapping is lazy and costs no copy; the session layer then checks the
+         * size against the surface like for the ay form. */
+        r = memfd_map_sealed(fd, s->manager->config.max_surface_bytes_per_client, "data", &map, error);
+        if (r < 0)
+                return r;
+        args.data = map.data;
+        args.data_size = map.size;
+
+        r = session_decryption_blt(s, &args, error);
+        memfd_unmap(&map);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+int method_encryption_blt(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Session *s = userdata;
+        _cleanup_free_ uint8_t *out = NULL;
+        const void *iv;
+        size_t iv_size, size;
+        uint32_t id;
+        int r;
+
+        r = sd_bus_message_read(message, "u", &id);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_array(message, 'y', &iv, &iv_size);
+        if (r < 0)
+                return r;
+        r = session_check_owner(s, message, error);
+        if (r < 0)
+                return r;
+
+        r = session_check_encryption_blt(s, id, iv_size, &size, error);
+        if (r < 0)
+                return r;
+        if (size > KEYD_AY_MAX)
+                return bus_error_setf(error, -EINVAL,
+                                      "surface %u is %zu bytes; an ay result holds at most %u, use "
+                                      "EncryptionBltFd",
+                                      id, size, KEYD_AY_MAX);
+
+        /* Only ciphertext goes in here; the plaintext stays in the surface. */
+        out = malloc(size);
+        if (!out)
+                return bus_error_setf(error, -ENOMEM, "out of memory for %zu bytes of EncryptionBlt output", size);
+        r = session_encryption_blt(s, id, iv, iv_size, out, error);
+        if (r < 0)
+                return r;
+        return reply_with_bytes(message, out, size);
+}
+
+int method_encryption_blt_fd(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Session *s = userdata;
+        _cleanup_(closep) int fd = -1;
+        MappedMemfd map = {};
+        const void *iv;
+        size_t iv_size, size;
+        uint32_t id;
+        int r;
+
+        r = sd_bus_message_read(message, "u", &id);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_array(message, 'y', &iv, &iv_size);
+        if (r < 0)
+                return r;
+        r = session_check_owner(s, message, error);
+        if (r < 0)
+                return r;
+
+        r = session_check_encryption_blt(s, id, iv_size, &size, error);
+        if (r < 0)
+                return r;
+
+        r = memfd_new_mapped("keyd-encryption-blt", size, &fd, &map);
+        if (r < 0)
+                return bus_error_setf(error, r, "cannot create a %zu-byte memfd for the result: %m", size);
+        r = session_encryption_blt(s, id, iv, iv_size, map.data, error);
+        if (r < 0) {
+                memfd_unmap(&map);
+                return r;
+        }
+        r = memfd_seal(fd, &map);
+        if (r < 0)
+                return bus_error_setf(error, r, "cannot seal the result memfd: %m");
+
+        return sd_bus_reply_method_return(message, "h", fd);
+}
+
+int method_execute_hw_protection_function(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        Session *s = userdata;
+        HwProtectionCall call = {};
+        HwProtectionResult result = {};
+        const void *input;
+        int r;
+
+        r = sd_bus_message_read(message, "uu", &call.function_id, &call.private_data_size);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_array(message, 'y', &input, &call.input_size);
+        if (r < 0)
+                return r;
+        call.input = input;
+        r = sd_bus_message_read(message, "u", &call.max_output_size);
+        if (r < 0)
+                return r;
+
+        r = session_check_owner(s, message, error);
+        if (r < 0)
+                return r;
+
+        r = session_execute_hw_protection(s, &call, &result, error);
+        if (r < 0)
+                return r;
+
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "uut", result.private_data_size, result.hw_protection_data_size,
+                                          result.execution_time_100ns);
+        if (r >= 0)
+                r = sd_bus_message_append_array(reply, 'y', result.output ?: (void *) "", result.output_size);
+        if (r >= 0)
+                r = sd_bus_message_append(reply, "i", result.status);
+        if (result.output)
+                secure_wipe(result.output, result.output_size);
+        free(result.output);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}

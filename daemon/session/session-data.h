@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The session's data path, as the bus sees it: argument rules and call
+ * order (contract sections 4 and 7), then the backend does the work. */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+
+#include "aes-ctr.h"
+#include "backend/backend.h"
+
+typedef struct Session Session;
+
+int session_start_key_refresh(Session *s, uint32_t random_size, uint8_t out[AES_CTR_KEY_SIZE],
+                              sd_bus_error *error);
+int session_finish_key_refresh(Session *s, sd_bus_error *error);
+int session_get_encryption_blt_key(Session *s, uint32_t key_size, uint8_t out[AES_CTR_KEY_SIZE],
+                                   sd_bus_error *error);
+int session_create_surface(Session *s, uint32_t size, uint32_t *ret_id, sd_bus_error *error);
+int session_destroy_surface(Session *s, uint32_t id, sd_bus_error *error);
+
+typedef struct DecryptionBltArgs {
+        uint32_t surface;
+        const uint8_t *data;
+        size_t data_size;
+        EncryptedBlockInfo block_info;
+        const uint8_t *content_key;
+        size_t content_key_size;      /* 0 (none) or 16 */
+        const uint8_t *iv;
+        size_t iv_size;               /* 16 */
+} DecryptionBltArgs;
+
+int session_decryption_blt(Session *s, const DecryptionBltArgs *args, sd_bus_error *error);
+
+/* The surface's size, after checking the session may read it back. */
+int session_check_encryption_blt(Session *s, uint32_t surface, size_t iv_size, size_t *ret_size,
+                                 sd_bus_error *error);
+/* out: room for the surface's size (session_check_encryption_blt). */
+int session_encryption_blt(Session *s, uint32_t surface, const uint8_t *iv, size_t iv_size, uint8_t *out,
+                           sd_bus_error *error);
+
+int session_execute_hw_protection(Session *s, const HwProtectionCall *call, HwProtectionResult *ret,
+                                  sd_bus_error *error);
+
+/* Forget the key (refresh abandoned, backend reset): status KEY_LOST. */
+void session_lose_key(Session *s, const char *why);
