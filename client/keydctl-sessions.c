@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* keydctl sessions: the sessions keyd holds, read from its objects the way
+ * busctl would (introspection for the list, properties for the details).
+ * Sessions are readable by anyone; only their owner may call them. */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "client-internal.h"
+#include "keydctl.h"
+
+typedef struct SessionInfo {
+        char *path;
+        uint64_t handle;
+        char *owner;
+        uint32_t owner_uid;
+        char *key_exchange;
+        uint32_t status;
+} SessionInfo;
+
+static void session_info_done(SessionInfo *i) {
+        free(i->path);
+        free(i->owner);
+        free(i->key_exchange);
+}
+
+static void strv_freep(char ***p) {
+        if (*p)
+                for (char **s = *p; *s; s++)
+                        free(*s);
+        free(*p);
+}
+
+static int open_bus(const Keydctl *ctl, sd_bus **ret) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        if (!ctl->address)
+                r = sd_bus_open_system_with_description(&bus, "keydctl");
+        else {
+                r = sd_bus_new(&bus);
+                if (r >= 0)
+                        r = sd_bus_set_address(bus, ctl->address);
+                if (r >= 0)
+                        r = sd_bus_set_bus_client(bus, true);
+                if (r >= 0)
+                        r = sd_bus_start(bus);
+        }
+        if (r < 0) {
+                keyd_set_last_error(KEYD_E_SERVICE_NOT_ACTIVE, "cannot connect to %s: %s",
+                                    ctl->address ?: "the system bus", strerror(-r));
+                return keydctl_fail(KEYD_E_SERVICE_NOT_ACTIVE, "cannot connect to the bus");
+        }
+        *ret = TAKE_PTR(bus);
+        return 0;
+}
+
+/* The names of the child nodes in introspection XML (<node name="..."/>). */
+static int child_nodes(const char *xml, char ***ret) {
+        static const char tag[] = "<node name=\"";
+        _cleanup_(strv_freep) char **names = NULL;
+        size_t n = 0;
+
+        for (const char *p = strstr(xml, tag); p; p = strstr(p, tag)) {
+                const char *start = p + strlen(tag), *end = strchr(start, '"');
+                char **grown;
+
+                if (!end)
+                        break;
+                grown = realloc(names, (n + 2) * sizeof(char *));
+                if (!grown)
+                        return -ENOMEM;
+                names = grown;
+                names[n] = strndup(start, end - start);
+                names[n + 1] = NULL;
+                if (!names[n])
+                        return -ENOMEM;
+                n++;
+                p = end;
+        }
+        if (!names) {
+                names = calloc(1, sizeof(char *));
+                if (!names)
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(names);
+        return (int) n;
+}
+
+static int compare_names(const void *a, const void *b) {
+        return strverscmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int read_session(sd_bus *bus, uint64_t timeout, const char *path, SessionInfo *info,
+                        sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, KEYD_BUS_NAME, path, "org.freedesktop.DBus.Properties",
+                                           "GetAll");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_append(m, "s", KEYD_SESSION_INTERFACE);
+        if (r < 0)
+                return r;
+        r = sd_bus_call(bus, m, timeout, error, &reply);
+        if (r < 0)
+                return r;
+
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        if (r <= 0)
+                return -EBADMSG;
+        while ((r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0) {
+                const char *name, *contents, *s;
+
+                r = sd_bus_message_read(reply, "s", &name);
+                if (r <= 0)
+                        return -EBADMSG;
+                r = sd_bus_message_peek_type(reply, NULL, &contents);
+                if (r <= 0)
+                        return -EBADMSG;
+
+                if (streq(name, "Handle") && streq(contents, "t"))
+                        r = sd_bus_message_read(reply, "v", "t", &info->handle);
+                else if (streq(name, "OwnerUID") && streq(contents, "u"))
+                        r = sd_bus_message_read(reply, "v", "u", &info->owner_uid);
+                else if (streq(name, "Status") && streq(contents, "u"))
+                        r = sd_bus_message_read(reply, "v", "u", &info->status);
+                else if ((streq(name, "Owner") || streq(name, "KeyExchangeType")) && streq(contents, "s")) {
+                        char **target = streq(name, "Owner") ? &info->owner : &info->key_exchange;
+
+                        r = sd_bus_message_read(reply, "v", "s", &s);
+                        if (r > 0) {
+                                free(*target);
+                                *target = strdup(s);
+                                if (!*target)
+                                        return -ENOMEM;
+                        }
+                } else
+                        r = sd_bus_message_skip(reply, "v");
+                if (r <= 0)
+                        return -EBADMSG;
+                r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        return -EBADMSG;
+        }
+        if (r < 0)
+                return -EBADMSG;
+        return 0;
+}
+
+static const char *key_exchange_name(const char *s, char buf[static KEYD_GUID_STRING_SIZE]) {
+        keyd_guid g;
+
+        if (!s)
+                return "-";
+        if (KEYD_FAILED(keyd_guid_from_string(s, &g)))
+                return s;
+        return keydctl_guid_name(&g, buf);
+}
+
+static const char *status_name(uint32_t status) {
+        static const char *const names[] = { "OK", "KEY_LOST", "KEY_AND_CONTENT_LOST" };
+
+        return status < ELEMENTSOF(names) ? names[status] : "unknown";
+}
+
+static int list_sessions(sd_bus *bus, uint64_t timeout) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(strv_freep) char **names = NULL;
+        const char *xml;
+        unsigned shown = 0;
+        int n, r;
+
+        r = sd_bus_message_new_method_call(bus, &m, KEYD_BUS_NAME, KEYD_SESSION_PATH_PREFIX,
+                                           "org.freedesktop.DBus.Introspectable", "Introspect");
+        if (r >= 0)
+                r = sd_bus_call(bus, m, timeout, &error, &reply);
+        if (r < 0 && sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_OBJECT))
+                /* No session object has ever been there. */
+                xml = "";
+        else if (r < 0)
+                return keydctl_fail(keyd_fail_call(KEYD_CALL_MANAGER, r, &error, "Introspect"),
+                                    "cannot list the sessions");
+        else if (sd_bus_message_read(reply, "s", &xml) <= 0)
+                return keydctl_fail(keyd_set_last_error(KEYD_E_FAIL, "Introspect: the reply is not a string"),
+                                    "cannot list the sessions");
+
+        n = child_nodes(xml, &names);
+        if (n < 0)
+                return keydctl_fail(KEYD_E_OUTOFMEMORY, "cannot list the sessions");
+        qsort(names, n, sizeof(char *), compare_names);
+
+        printf("%-36s %-18s %-10s %6s %-38s %s\n", "PATH", "HANDLE", "OWNER", "UID", "KEY EXCHANGE",
+               "STATUS");
+        for (int i = 0; i < n; i++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error session_error = SD_BUS_ERROR_NULL;
+                SessionInfo info = {};
+                char buf[KEYD_GUID_STRING_SIZE];
+
+                if (asprintf(&info.path, "%s/%s", KEYD_SESSION_PATH_PREFIX, names[i]) < 0)
+                        return keydctl_fail(KEYD_E_OUTOFMEMORY, "cannot list the sessions");
+
+                r = read_session(bus, timeout, info.path, &info, &session_error);
+                if (r < 0 && sd_bus_error_has_name(&session_error, SD_BUS_ERROR_UNKNOWN_OBJECT)) {
+                        /* Closed while we were looking. */
+                        session_info_done(&info);
+                        continue;
+                }
+                if (r < 0) {
+                        HRESULT hr = sd_bus_error_is_set(&session_error)
+                                             ? keyd_fail_call(KEYD_CALL_MANAGER, r, &session_error, "GetAll")
+                                             : keyd_set_last_error(KEYD_E_FAIL,
+                                                                   "GetAll: keyd's reply does not match the contract: %s",
+                                                                   strerror(-r));
+                        fprintf(stderr, "keydctl: cannot read %s\n", info.path);
+                        session_info_done(&info);
+                        return keydctl_fail(hr, "cannot list the sessions");
+                }
+
+                printf("%-36s 0x%016" PRIx64 " %-10s %6" PRIu32 " %-38s %s\n", info.path, info.handle,
+                       info.owner ?: "-", info.owner_uid, key_exchange_name(info.key_exchange, buf),
+                       status_name(info.status));
+                shown++;
+                session_info_done(&info);
+        }
+        printf("\n%u session%s.\n", shown, shown == 1 ? "" : "s");
+        return 0;
+}
+
+int verb_sessions(const Keydctl *ctl, int argc, char *argv[]) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+
+        if (argc > 1) {
+                fprintf(stderr, "keydctl: sessions takes no arguments, got \"%s\"\n", argv[1]);
+                return -1;
+        }
+        if (open_bus(ctl, &bus) < 0)
+                return -1;
+        return list_sessions(bus, ctl->timeout_usec ?: KEYD_DEFAULT_TIMEOUT_USEC);
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What keydctl's commands share: the global options, opening a client,
+ * and reporting a failed HRESULT. */
+
+#include <stdint.h>
+
+#include "keyd/keyd.h"
+
+typedef struct Keydctl {
+        const char *address;     /* --address, NULL for the system bus */
+        uint64_t timeout_usec;   /* --timeout, 0 for the library's default */
+} Keydctl;
+
+/* Print "keydctl: WHAT: 0xHRESULT NAME: description" and the library's
+ * last error message; returns -1 for the caller to pass on. */
+int keydctl_fail(HRESULT hr, const char *what);
+/* Open a keyd_client as the global options say; prints on failure. */
+int keydctl_open_client(const Keydctl *ctl, keyd_client **ret);
+/* A decoder profile from a GUID or a short name (h264, hevc, hevc10, vp9,
+ * av1, none). *ret is NULL for "none". Prints on failure. */
+int keydctl_parse_profile(const char *s, keyd_guid *buf, const keyd_guid **ret);
+/* The GUID's name from the contract's table, or its text form. */
+const char *keydctl_guid_name(const keyd_guid *g, char buf[static KEYD_GUID_STRING_SIZE]);
+
+int verb_negotiate(const Keydctl *ctl, int argc, char *argv[]);
+int verb_sessions(const Keydctl *ctl, int argc, char *argv[]);
