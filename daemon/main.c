@@ -14,6 +14,7 @@
 #include "log.h"
 #include "manager.h"
 #include "secure-memory.h"
+#include "work/worker-pool.h"
 
 static void help(void) {
         printf("Usage: keyd [OPTIONS...]\n"
@@ -36,12 +37,17 @@ static void help(void) {
                "                                   Protected memory per connection (default: %llu)\n"
                "     --key-refresh-timeout=SEC     A key refresh not finished within SEC seconds is\n"
                "                                   abandoned and the session key lost (default: %llu)\n"
+               "     --workers=N                   Threads for RSA operations; 0 runs them on the bus\n"
+               "                                   thread (default: one per CPU, here %u)\n"
+               "     --max-queued-per-client=N     Key exchanges one connection may have waiting\n"
+               "                                   (default: %u)\n"
                "     --log-level=LEVEL             debug, info, notice, warning, err (default: info)\n"
                "\n"
                "See keyd(8).\n",
                KEYD_BUS_NAME, KEYD_STATE_DIR, DEFAULT_RSA_BITS, DEFAULT_MAX_SESSIONS_PER_CLIENT,
                DEFAULT_MAX_SESSIONS, (unsigned long long) DEFAULT_MAX_SURFACE_BYTES_PER_CLIENT,
-               (unsigned long long) (DEFAULT_KEY_REFRESH_TIMEOUT_USEC / 1000000u));
+               (unsigned long long) (DEFAULT_KEY_REFRESH_TIMEOUT_USEC / 1000000u), worker_pool_default_threads(),
+               DEFAULT_MAX_QUEUED_PER_CLIENT);
 }
 
 static int parse_unsigned(const char *option, const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
@@ -72,6 +78,8 @@ enum {
         ARG_MAX_SESSIONS,
         ARG_MAX_SURFACE_BYTES,
         ARG_KEY_REFRESH_TIMEOUT,
+        ARG_WORKERS,
+        ARG_MAX_QUEUED_PER_CLIENT,
         ARG_LOG_LEVEL,
 };
 
@@ -88,6 +96,8 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *config) {
                 { "max-sessions", required_argument, NULL, ARG_MAX_SESSIONS },
                 { "max-surface-bytes-per-client", required_argument, NULL, ARG_MAX_SURFACE_BYTES },
                 { "key-refresh-timeout", required_argument, NULL, ARG_KEY_REFRESH_TIMEOUT },
+                { "workers", required_argument, NULL, ARG_WORKERS },
+                { "max-queued-per-client", required_argument, NULL, ARG_MAX_QUEUED_PER_CLIENT },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 {}
         };
@@ -156,6 +166,18 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *config) {
                                 return r;
                         config->key_refresh_timeout_usec = v * 1000000u;
                         break;
+                case ARG_WORKERS:
+                        r = parse_unsigned("--workers", optarg, 0, 256, &v);
+                        if (r < 0)
+                                return r;
+                        config->n_workers = (unsigned) v;
+                        break;
+                case ARG_MAX_QUEUED_PER_CLIENT:
+                        r = parse_unsigned("--max-queued-per-client", optarg, 1, 65536, &v);
+                        if (r < 0)
+                                return r;
+                        config->max_queued_per_client = (unsigned) v;
+                        break;
                 case ARG_LOG_LEVEL:
                         r = log_level_from_string(optarg);
                         if (r < 0)
@@ -198,6 +220,8 @@ int main(int argc, char *argv[]) {
                 .max_sessions = DEFAULT_MAX_SESSIONS,
                 .max_surface_bytes_per_client = DEFAULT_MAX_SURFACE_BYTES_PER_CLIENT,
                 .key_refresh_timeout_usec = DEFAULT_KEY_REFRESH_TIMEOUT_USEC,
+                .n_workers = worker_pool_default_threads(),
+                .max_queued_per_client = DEFAULT_MAX_QUEUED_PER_CLIENT,
         };
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;

@@ -39,7 +39,9 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
 
-        /* Every session's keys are wiped here, on every way out. */
+        /* Every session's keys are wiped here, on every way out. Workers first:
+         * their jobs complete (as cancelled) while the sessions still exist. */
+        m->workers = worker_pool_free(m->workers);
         client_free_all(m);
 
         sd_bus_slot_unref(m->manager_vtable_slot);
@@ -138,6 +140,12 @@ int manager_start(Manager *m) {
         r = backend_open(m->config.backend_type, &backend_config, &m->backend);
         if (r < 0)
                 return r;  /* logged */
+
+        if (m->config.n_workers > 0) {
+                r = worker_pool_new(m->event, m->config.n_workers, &m->workers);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to start %u worker threads: %m", m->config.n_workers);
+        }
 
         r = manager_connect_bus(m);
         if (r < 0)

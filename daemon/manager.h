@@ -11,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "session/session-table.h"
+#include "work/worker-pool.h"
 
 #define KEYD_BUS_NAME "org.keyd.KeyBroker1"
 #define KEYD_MANAGER_PATH "/org/keyd/KeyBroker1"
@@ -32,12 +33,15 @@ typedef struct ManagerConfig {
         unsigned max_sessions;
         uint64_t max_surface_bytes_per_client;
         uint64_t key_refresh_timeout_usec;
+        unsigned n_workers;              /* RSA worker threads; 0 = on the bus thread */
+        unsigned max_queued_per_client;  /* key exchanges waiting or running per client */
 } ManagerConfig;
 
 #define DEFAULT_MAX_SESSIONS_PER_CLIENT 256u
 #define DEFAULT_MAX_SESSIONS 16384u
 #define DEFAULT_MAX_SURFACE_BYTES_PER_CLIENT (256ull * 1024 * 1024)
 #define DEFAULT_RSA_BITS 2048u
+#define DEFAULT_MAX_QUEUED_PER_CLIENT 64u
 /* A key refresh not finished within this time is abandoned: the key is lost. */
 #define DEFAULT_KEY_REFRESH_TIMEOUT_USEC (30ull * 1000 * 1000)
 
@@ -49,6 +53,7 @@ typedef struct Manager {
         sd_event *event;
         sd_bus *bus;
         Backend *backend;
+        WorkerPool *workers;
 
         SessionTable sessions;
         void *clients;                 /* tsearch tree of Client, by unique bus name */

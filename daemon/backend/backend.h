@@ -89,6 +89,17 @@ typedef struct BackendOps {
         int (*negotiate)(Backend *b, Session *s, const uint8_t *data, size_t size,
                          sd_bus_error *error);
 
+        /* Optional split of negotiate() for backends whose unwrap is pure
+         * computation, so that it can run on a worker thread (daemon/work/):
+         * negotiate_check (event loop thread) checks the data's size;
+         * unwrap_key (any thread, touches no session) returns 0 with the key or
+         * -EBADMSG for every ciphertext that does not carry a 16-byte key;
+         * install_key (event loop thread) makes it the session's key. */
+        int (*negotiate_check)(Backend *b, Session *s, size_t size, sd_bus_error *error);
+        int (*unwrap_key)(Backend *b, KeyExchange key_exchange, const uint8_t *data, size_t size,
+                          uint8_t key[AES_CTR_KEY_SIZE]);
+        int (*install_key)(Backend *b, Session *s, const uint8_t key[AES_CTR_KEY_SIZE], sd_bus_error *error);
+
         /* The data path. The session layer has already checked ownership, the
          * key-exchange type, that a key is present and the argument sizes. */
         int (*start_key_refresh)(Backend *b, Session *s, uint8_t random[AES_CTR_KEY_SIZE],

@@ -14,6 +14,7 @@
 #include "session-data-bus.h"
 #include "manager.h"
 #include "session/client.h"
+#include "session/session-negotiate.h"
 #include "session/session.h"
 
 /* Look up the session and check the caller owns it: the preamble of every method. */
@@ -78,19 +79,11 @@ static int method_negotiate(sd_bus_message *message, void *userdata, sd_bus_erro
                 return bus_error_setf(error, -EINVAL, "data is %zu bytes; an ay argument takes at most %u",
                                       size, KEYD_AY_MAX);
 
-        r = session_negotiate(s, data, size, error);
+        /* Replies by itself, now or when a worker has unwrapped the key. */
+        r = session_negotiate(s, message, data, size, error);
         if (r < 0)
                 return r;
-
-        /* D3D11's exchange is in place: the reply returns the input bytes unchanged. */
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append_array(reply, 'y', data, size);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return 1;
 }
 
 static int method_check_status(sd_bus_message *message, void *userdata, sd_bus_error *error) {

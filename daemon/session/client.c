@@ -65,6 +65,7 @@ int client_get_or_create(Manager *m, sd_bus_message *message, Client **ret) {
                 return -ENOMEM;
         c->manager = m;
         c->uid = (uid_t) -1;
+        worker_queue_init(&c->work_queue, m->config.max_queued_per_client);
         c->name = strdup(sender);
         if (!c->name)
                 return -ENOMEM;
@@ -92,6 +93,9 @@ Client *client_free(Client *c) {
         if (!c)
                 return NULL;
 
+        /* Waiting key exchanges are answered (as cancelled) before their sessions go. */
+        if (c->manager && c->manager->workers)
+                worker_queue_cancel(c->manager->workers, &c->work_queue);
         while (c->sessions)
                 session_free(c->sessions);  /* unlinks itself from c->sessions */
 

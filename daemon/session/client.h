@@ -11,6 +11,7 @@
 #include <systemd/sd-bus.h>
 
 #include "list.h"
+#include "work/worker-pool.h"
 
 typedef struct Manager Manager;
 typedef struct Session Session;
@@ -25,6 +26,7 @@ typedef struct Client {
         Session *sessions;        /* list via Session.client_next/prev */
         unsigned n_sessions;
         uint64_t surface_bytes;
+        WorkerQueue work_queue;   /* this client's key exchanges waiting for a worker */
 } Client;
 
 /* The client for the sender of m, created (and tracked) on first use. */

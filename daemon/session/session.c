@@ -142,19 +142,3 @@ int session_check_owner(Session *s, sd_bus_message *message, sd_bus_error *error
                               "crypto session may use it",
                               path);
 }
-
-int session_negotiate(Session *s, const uint8_t *data, size_t size, sd_bus_error *error) {
-        Backend *b = s->manager->backend;
-        int r;
-
-        r = b->ops->negotiate(b, s, data, size, error);
-        if (r < 0)
-                return r;
-
-        /* A new key ends any refresh in flight and any earlier key loss. */
-        s->refresh_timer = sd_event_source_disable_unref(s->refresh_timer);
-        s->negotiated = true;
-        s->status = KEYD_CRYPTO_SESSION_STATUS_OK;
-        log_debug("Session %" PRIu64 ": key exchange succeeded.", s->id);
-        return 0;
-}

@@ -32,6 +32,8 @@ typedef struct Session {
 
         keyd_crypto_session_status status;
         bool negotiated;           /* a key exchange has succeeded */
+        uint64_t negotiations_started;   /* sequence numbers of key exchanges */
+        uint64_t negotiation_installed;  /* the latest one whose key is in place */
 
         struct Surface *surfaces;  /* list via Surface.surface_next/prev */
         uint32_t next_surface_id;
@@ -62,5 +64,3 @@ int session_check_owner(Session *s, sd_bus_message *message, sd_bus_error *error
 void session_path(const Session *s, char buf[static SESSION_PATH_MAX]);
 /* The session at path, or NULL. */
 Session *session_from_path(Manager *m, const char *path);
-
-int session_negotiate(Session *s, const uint8_t *data, size_t size, sd_bus_error *error);

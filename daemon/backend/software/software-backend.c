@@ -14,6 +14,7 @@
 #include "crypto/device-key.h"
 #include "log.h"
 #include "secure-memory.h"
+#include "session/session-negotiate.h"
 #include "session/session.h"
 #include "software-data.h"
 #include "software-secrets.h"
@@ -148,40 +149,65 @@ static const OaepParams *oaep_params_for(KeyExchange k) {
         }
 }
 
-static int software_negotiate(Backend *b, Session *s, const uint8_t *data, size_t size, sd_bus_error *error) {
+static int software_negotiate_check(Backend *b, Session *s, size_t size, sd_bus_error *error) {
         SoftwareBackend *sb = software(b);
-        SessionSecrets *secrets = s->backend_data;
-        const OaepParams *params = oaep_params_for(s->key_exchange);
-        _cleanup_(secure_freep) uint8_t *key = NULL;
-        size_t key_size = 0;
-        int r;
-
-        assert(params);
 
         if (size != sb->key->pub.size)
                 return bus_error_setf(error, -EINVAL,
                                       "data is %zu bytes; RSAES-OAEP with this device's %u-bit key takes %zu",
                                       size, sb->key->bits, sb->key->pub.size);
+        return 0;
+}
+
+/* Thread-safe: reads only the device key (nettle's root is reentrant and
+ * blinded with GnuTLS's thread-safe CSPRNG) and writes only key. */
+static int software_unwrap_key(Backend *b, KeyExchange key_exchange, const uint8_t *data, size_t size,
+                               uint8_t key[AES_CTR_KEY_SIZE]) {
+        SoftwareBackend *sb = software(b);
+        const OaepParams *params = oaep_params_for(key_exchange);
+        size_t key_size = 0;
+        int r;
+
+        assert(params);
+
+        r = device_key_oaep_decrypt(sb->key, params, data, size, key, SESSION_KEY_SIZE, &key_size);
+        if (r == -ENOMEM)
+                return r;
+        /* A short message is as bad as bad padding: the same answer for both. */
+        if (r < 0 || key_size != SESSION_KEY_SIZE) {
+                secure_wipe(key, SESSION_KEY_SIZE);
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+static int software_install_key(Backend *b, Session *s, const uint8_t key[AES_CTR_KEY_SIZE], sd_bus_error *error) {
+        int r;
+
+        r = session_secrets_set_key(s->backend_data, key);
+        if (r < 0)
+                return bus_error_setf(error, r, "cannot draw random bytes for the session's read-back key");
+        return 0;
+}
+
+/* The same steps on the calling thread (keyd --workers=0). */
+static int software_negotiate(Backend *b, Session *s, const uint8_t *data, size_t size, sd_bus_error *error) {
+        _cleanup_(secure_freep) uint8_t *key = NULL;
+        int r;
+
+        r = software_negotiate_check(b, s, size, error);
+        if (r < 0)
+                return r;
 
         key = secure_alloc(SESSION_KEY_SIZE);
         if (!key)
                 return bus_error_setf(error, -ENOMEM, "cannot allocate locked memory for the session key");
 
-        r = device_key_oaep_decrypt(sb->key, params, data, size, key, SESSION_KEY_SIZE, &key_size);
-        if (r == -ENOMEM)
-                return bus_error_setf(error, r, "out of locked memory decrypting the key exchange data");
-        /* One error, one message, for every ciphertext that does not carry a
-         * 16-byte key, whatever the reason (Manger's attack). */
-        if (r < 0 || key_size != SESSION_KEY_SIZE)
-                return bus_error_setf(error, -EINVAL,
-                                      "the key exchange data does not decrypt to a 16-byte AES-128 session "
-                                      "key; wrap the key with RSAES-OAEP-%s to this session's certificate",
-                                      oaep_hash_to_string(params->hash));
-
-        r = session_secrets_set_key(secrets, key);
+        r = software_unwrap_key(b, s->key_exchange, data, size, key);
         if (r < 0)
-                return bus_error_setf(error, r, "cannot draw random bytes for the session's read-back key");
-        return 0;
+                return session_key_exchange_failed(s, r, error);
+
+        return software_install_key(b, s, key, error);
 }
 
 static const BackendOps software_ops = {
@@ -195,6 +221,9 @@ static const BackendOps software_ops = {
         .session_close = software_session_close,
         .get_certificate = software_get_certificate,
         .negotiate = software_negotiate,
+        .negotiate_check = software_negotiate_check,
+        .unwrap_key = software_unwrap_key,
+        .install_key = software_install_key,
         .start_key_refresh = software_start_key_refresh,
         .finish_key_refresh = software_finish_key_refresh,
         .drop_key = software_drop_key,

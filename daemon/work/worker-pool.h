@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* RSA private-key operations off the bus thread. A few worker threads (one
+ * per core by default) run jobs; the event loop thread gets each finished
+ * job back through an eventfd and sends the reply, so the bus stays
+ * responsive while the cores decrypt.
+ *
+ * Fairness: every client has its own WorkerQueue, and workers take one job
+ * from each client with work in turn (round robin), so a client that floods
+ * cannot starve another. Each queue is bounded: worker_pool_submit() refuses
+ * with -EUSERS past the bound. */
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+typedef struct WorkerPool WorkerPool;
+typedef struct WorkerQueue WorkerQueue;
+typedef struct WorkerJob WorkerJob;
+
+struct WorkerJob {
+        /* On a worker thread: touch only what the job owns. */
+        void (*run)(WorkerJob *job);
+        /* On the event loop thread, exactly once: reply and free the job.
+         * cancelled is true when the job never ran (pool or queue torn down). */
+        void (*complete)(WorkerJob *job, bool cancelled);
+
+        /* Owned by the pool. */
+        WorkerQueue *queue;
+        WorkerJob *next;
+};
+
+struct WorkerQueue {
+        unsigned max_jobs;       /* queued + running */
+        unsigned n_jobs;
+        WorkerJob *head, *tail;  /* not yet running */
+        bool in_ring;
+        WorkerQueue *ring_next, *ring_prev;
+};
+
+/* n_threads 0: jobs run inline in worker_pool_submit() (and complete right
+ * after), which keeps everything on one thread. */
+int worker_pool_new(sd_event *event, unsigned n_threads, WorkerPool **ret);
+/* Joins the threads; jobs still waiting complete as cancelled. Returns NULL. */
+WorkerPool *worker_pool_free(WorkerPool *p);
+unsigned worker_pool_threads(WorkerPool *p);
+
+void worker_queue_init(WorkerQueue *q, unsigned max_jobs);
+/* Detach the queue (its owner is going away): waiting jobs complete as
+ * cancelled now; running ones complete normally later, without the queue. */
+void worker_queue_cancel(WorkerPool *p, WorkerQueue *q);
+
+/* Queue job for q's owner. -EUSERS when q is at its bound. */
+int worker_pool_submit(WorkerPool *p, WorkerQueue *q, WorkerJob *job);
+
+/* Default thread count: the number of online CPUs. */
+unsigned worker_pool_default_threads(void);
