@@ -17,21 +17,34 @@ static HRESULT fail_reply(const char *method, int r) {
                                    method, strerror(abs(r)));
 }
 
+/* With the client's lock held: a session whose client was closed is gone
+ * (keyd destroyed it when the connection went), whatever is asked of it. */
+static HRESULT session_check_open(keyd_crypto_session *s, const char *method) {
+        if (s->client->bus)
+                return KEYD_S_OK;
+        return keyd_set_last_error(KEYD_DXGI_ERROR_DEVICE_REMOVED,
+                                   "%s: the session's keyd_client was closed, and keyd destroyed the session "
+                                   "with its connection",
+                                   method);
+}
+
 static int session_new_call(keyd_crypto_session *s, sd_bus_message **ret, const char *method) {
         return keyd_client_new_call(s->client, ret, s->owner, s->path, KEYD_SESSION_INTERFACE, method);
 }
 
-/* Read a trivial-typed session property, with the client's lock held. */
-static HRESULT session_get_property(keyd_crypto_session *s, const char *property, char type, void *ret) {
+/* Read a trivial-typed session property for the call what, with the
+ * client's lock held. */
+static HRESULT session_get_property(keyd_crypto_session *s, const char *what, const char *property, char type,
+                                    void *ret) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         int r;
 
         r = keyd_client_get_property(s->client, s->owner, s->path, KEYD_SESSION_INTERFACE, property,
                                      type, ret, &error);
         if (r == -EBADMSG && !sd_bus_error_is_set(&error))
-                return fail_reply(property, r);
+                return fail_reply(what, r);
         if (r < 0)
-                return keyd_fail_call(KEYD_CALL_SESSION, r, &error, property);
+                return keyd_fail_call(KEYD_CALL_SESSION, r, &error, what);
         return KEYD_S_OK;
 }
 
@@ -46,9 +59,12 @@ _public_ HRESULT keyd_crypto_session_get_certificate_size(keyd_crypto_session *s
                 return fail_null("GetCertificateSize", "pCertificateSize");
 
         KEYD_CLIENT_LOCK_GUARD(session->client);
+        hr = session_check_open(session, "GetCertificateSize");
+        if (KEYD_FAILED(hr))
+                return hr;
         /* The device certificate does not change under a session: ask once. */
         if (!session->has_certificate_size) {
-                hr = session_get_property(session, "CertificateSize", 'u', &session->certificate_size);
+                hr = session_get_property(session, "GetCertificateSize", "CertificateSize", 'u', &session->certificate_size);
                 if (KEYD_FAILED(hr))
                         return hr;
                 session->has_certificate_size = true;
@@ -64,6 +80,7 @@ _public_ HRESULT keyd_crypto_session_get_certificate(keyd_crypto_session *sessio
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         const void *certificate;
         size_t size;
+        HRESULT hr;
         int r;
 
         keyd_clear_last_error();
@@ -73,6 +90,9 @@ _public_ HRESULT keyd_crypto_session_get_certificate(keyd_crypto_session *sessio
                 return fail_null(method, "pCertificate");
 
         KEYD_CLIENT_LOCK_GUARD(session->client);
+        hr = session_check_open(session, method);
+        if (KEYD_FAILED(hr))
+                return hr;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
 
         r = session_new_call(session, &m, method);
@@ -130,8 +150,11 @@ _public_ HRESULT keyd_crypto_session_get_handle(keyd_crypto_session *session, ui
                 return fail_null("GetCryptoSessionHandle", "pCryptoSessionHandle");
 
         KEYD_CLIENT_LOCK_GUARD(session->client);
+        hr = session_check_open(session, "GetCryptoSessionHandle");
+        if (KEYD_FAILED(hr))
+                return hr;
         if (!session->has_handle) {
-                hr = session_get_property(session, "Handle", 't', &session->handle);
+                hr = session_get_property(session, "GetCryptoSessionHandle", "Handle", 't', &session->handle);
                 if (KEYD_FAILED(hr))
                         return hr;
                 session->has_handle = true;
@@ -151,6 +174,7 @@ _public_ HRESULT keyd_negotiate_crypto_session_key_exchange(keyd_crypto_session 
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         const void *data;
         size_t size;
+        HRESULT hr;
         int r;
 
         keyd_clear_last_error();
@@ -164,6 +188,9 @@ _public_ HRESULT keyd_negotiate_crypto_session_key_exchange(keyd_crypto_session 
                                            method, DataSize, KEYD_MAX_ARRAY_SIZE);
 
         KEYD_CLIENT_LOCK_GUARD(session->client);
+        hr = session_check_open(session, method);
+        if (KEYD_FAILED(hr))
+                return hr;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
 
         r = session_new_call(session, &m, method);
@@ -193,6 +220,7 @@ _public_ HRESULT keyd_check_crypto_session_status(keyd_crypto_session *session,
         static const char method[] = "CheckCryptoSessionStatus";
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         uint32_t status;
+        HRESULT hr;
         int r;
 
         keyd_clear_last_error();
@@ -202,6 +230,9 @@ _public_ HRESULT keyd_check_crypto_session_status(keyd_crypto_session *session,
                 return fail_null(method, "pStatus");
 
         KEYD_CLIENT_LOCK_GUARD(session->client);
+        hr = session_check_open(session, method);
+        if (KEYD_FAILED(hr))
+                return hr;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
 
         r = session_new_call(session, &m, method);
