@@ -41,6 +41,8 @@ static void help(void) {
                "                                   thread (default: one per CPU, here %u)\n"
                "     --max-queued-per-client=N     Key exchanges one connection may have waiting\n"
                "                                   (default: %u)\n"
+               "     --exit-idle-time=SEC          Exit after SEC seconds with no session open, for\n"
+               "                                   bus activation (default: 0 = never)\n"
                "     --log-level=LEVEL             debug, info, notice, warning, err (default: info)\n"
                "\n"
                "See keyd(8).\n",
@@ -80,6 +82,7 @@ enum {
         ARG_KEY_REFRESH_TIMEOUT,
         ARG_WORKERS,
         ARG_MAX_QUEUED_PER_CLIENT,
+        ARG_EXIT_IDLE_TIME,
         ARG_LOG_LEVEL,
 };
 
@@ -98,6 +101,7 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *config) {
                 { "key-refresh-timeout", required_argument, NULL, ARG_KEY_REFRESH_TIMEOUT },
                 { "workers", required_argument, NULL, ARG_WORKERS },
                 { "max-queued-per-client", required_argument, NULL, ARG_MAX_QUEUED_PER_CLIENT },
+                { "exit-idle-time", required_argument, NULL, ARG_EXIT_IDLE_TIME },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 {}
         };
@@ -177,6 +181,12 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *config) {
                         if (r < 0)
                                 return r;
                         config->max_queued_per_client = (unsigned) v;
+                        break;
+                case ARG_EXIT_IDLE_TIME:
+                        r = parse_unsigned("--exit-idle-time", optarg, 0, 86400, &v);
+                        if (r < 0)
+                                return r;
+                        config->exit_idle_usec = v * 1000000u;
                         break;
                 case ARG_LOG_LEVEL:
                         r = log_level_from_string(optarg);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <systemd/sd-daemon.h>
@@ -30,6 +31,12 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
                 manager_free(m);
                 return r;
         }
+        /* Under WatchdogSec= the loop itself pings systemd: a stuck loop gets keyd restarted. */
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0) {
+                manager_free(m);
+                return r;
+        }
 
         *ret = m;
         return 0;
@@ -43,6 +50,7 @@ Manager *manager_free(Manager *m) {
          * their jobs complete (as cancelled) while the sessions still exist. */
         m->workers = worker_pool_free(m->workers);
         client_free_all(m);
+        sd_event_source_disable_unref(m->idle_timer);
 
         sd_bus_slot_unref(m->manager_vtable_slot);
         sd_bus_slot_unref(m->session_vtable_slot);
@@ -170,8 +178,75 @@ int manager_start(Manager *m) {
 
         log_info("keyd %s serving %s on the %s bus with the %s backend.", KEYD_VERSION, KEYD_BUS_NAME,
                  m->config.bus_type == BUS_SYSTEM ? "system" : "session", m->backend->ops->name);
-        (void) sd_notifyf(false, "READY=1\nSTATUS=Serving with the %s backend.", m->backend->ops->name);
+        (void) sd_notify(false, "READY=1");
+        m->ready = true;
+        manager_update_status(m);
         return 0;
+}
+
+static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (m->sessions.count > 0)
+                return 0;
+
+        /* Give up the name before going: a call made from now on makes the bus
+         * activate keyd again instead of reaching one that is on its way out.
+         * Calls already routed to us came before the reply to ReleaseName, so
+         * they are in our queue: answer them first. */
+        r = sd_bus_release_name(m->bus, KEYD_BUS_NAME);
+        if (r < 0)
+                log_warning_errno(r, "Failed to release %s before exiting on idle: %m", KEYD_BUS_NAME);
+        while (sd_bus_process(m->bus, NULL) > 0)
+                ;
+
+        if (m->sessions.count > 0) {
+                /* One of those calls opened a session: stay, and take the name back. */
+                r = sd_bus_request_name(m->bus, KEYD_BUS_NAME, 0);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to own %s again: %m", KEYD_BUS_NAME);
+                return 0;
+        }
+
+        log_info("No crypto session open for %" PRIu64 " s; exiting until the bus activates keyd again.",
+                 m->config.exit_idle_usec / 1000000u);
+        (void) sd_notify(false, "STOPPING=1");
+        sd_event_exit(m->event, 0);
+        return 0;
+}
+
+/* Armed from the moment the last session closes; disarmed while any is open. */
+static void manager_arm_idle(Manager *m) {
+        int r;
+
+        if (m->config.exit_idle_usec == 0)
+                return;
+
+        if (m->sessions.count > 0) {
+                (void) sd_event_source_set_enabled(m->idle_timer, SD_EVENT_OFF);
+                return;
+        }
+
+        if (m->idle_timer) {
+                r = sd_event_source_set_time_relative(m->idle_timer, m->config.exit_idle_usec);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(m->idle_timer, SD_EVENT_ONESHOT);
+        } else
+                r = sd_event_add_time_relative(m->event, &m->idle_timer, CLOCK_MONOTONIC,
+                                               m->config.exit_idle_usec, 0, on_idle, m);
+        if (r < 0)
+                log_warning_errno(r, "Failed to arm the idle timer; keyd will not exit on idle: %m");
+}
+
+void manager_update_status(Manager *m) {
+        /* Nothing to tell before READY=1, nor while everything is torn down. */
+        if (!m->ready || sd_event_get_state(m->event) == SD_EVENT_FINISHED)
+                return;
+
+        (void) sd_notifyf(false, "STATUS=Serving with the %s backend; %zu crypto session(s) open.",
+                          m->backend->ops->name, m->sessions.count);
+        manager_arm_idle(m);
 }
 
 int manager_run(Manager *m) {

@@ -35,6 +35,7 @@ typedef struct ManagerConfig {
         uint64_t key_refresh_timeout_usec;
         unsigned n_workers;              /* RSA worker threads; 0 = on the bus thread */
         unsigned max_queued_per_client;  /* key exchanges waiting or running per client */
+        uint64_t exit_idle_usec;         /* exit after this long with no session open; 0 = never */
 } ManagerConfig;
 
 #define DEFAULT_MAX_SESSIONS_PER_CLIENT 256u
@@ -63,6 +64,8 @@ typedef struct Manager {
         sd_bus_slot *session_vtable_slot;
         sd_bus_slot *session_enumerator_slot;
         sd_bus_slot *disconnect_slot;
+        sd_event_source *idle_timer;   /* --exit-idle-time, armed while no session is open */
+        bool ready;                    /* READY=1 sent: the name is ours */
 } Manager;
 
 int manager_new(const ManagerConfig *config, Manager **ret);
@@ -70,6 +73,9 @@ Manager *manager_free(Manager *m);
 /* Open the backend, connect to the bus, register the objects, take the name. */
 int manager_start(Manager *m);
 int manager_run(Manager *m);
+/* Tell systemd (STATUS=) how many sessions are open and arm or disarm the
+ * idle exit; called whenever a session is created or destroyed. */
+void manager_update_status(Manager *m);
 
 static inline void manager_freep(Manager **m) {
         manager_free(*m);

@@ -57,8 +57,8 @@ void session_lose_key(Session *s, const char *why) {
         s->refresh_timer = sd_event_source_disable_unref(s->refresh_timer);
         b->ops->drop_key(b, s);
         s->status = KEYD_CRYPTO_SESSION_STATUS_KEY_LOST;
-        log_notice("Session %" PRIu64 " of %s (uid %u): key lost: %s.", s->id, s->client->name,
-                   (unsigned) s->client->uid, why);
+        log_notice("Session %" PRIu64 " of %s (uid %u, pid %i): key lost: %s.", s->id, s->client->name,
+                   (unsigned) s->client->uid, (int) s->client->pid, why);
 }
 
 static int on_refresh_abandoned(sd_event_source *source, uint64_t usec, void *userdata) {

@@ -96,6 +96,7 @@ int session_new(Manager *m, sd_bus_message *message, const SessionParams *params
 
         log_info("Session %" PRIu64 " created for %s (uid %u, pid %i), key exchange %s.", s->id, c->name,
                  (unsigned) c->uid, (int) c->pid, known_guid_by_key_exchange(s->key_exchange)->name);
+        manager_update_status(m);
         *ret = s;
         return 0;
 
@@ -125,6 +126,7 @@ Session *session_free(Session *s) {
                          s->client->name, (unsigned) s->client->uid, (int) s->client->pid);
         }
         free(s);
+        manager_update_status(m);
         return NULL;
 }
 
