@@ -29,6 +29,10 @@ static void help(void) {
                "                                   bus honours DBUS_SYSTEM_BUS_ADDRESS)\n"
                "     --backend=auto|software|vpl   Backend (default: auto = vpl when an Intel\n"
                "                                   protected-content runtime is found, else software)\n"
+               "     --render-node=PATH            Render node of the vpl backend (default: the first\n"
+               "                                   /dev/dri/renderD* driven by i915 or xe)\n"
+               "     --vpl-implementation=NAME     Use only the oneVPL implementation of this name\n"
+               "                                   (for tests; default: any Intel hardware one)\n"
                "     --state-dir=DIR               Where the device key lives (default: %s)\n"
                "     --rsa-bits=2048|3072|4096     Size of a newly made device key (default: %u)\n"
                "     --max-sessions-per-client=N   Open sessions per bus connection (default: %u)\n"
@@ -74,6 +78,8 @@ enum {
         ARG_VERSION = 0x100,
         ARG_BUS,
         ARG_BACKEND,
+        ARG_RENDER_NODE,
+        ARG_VPL_IMPLEMENTATION,
         ARG_STATE_DIR,
         ARG_RSA_BITS,
         ARG_MAX_SESSIONS_PER_CLIENT,
@@ -93,6 +99,8 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *config) {
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "bus", required_argument, NULL, ARG_BUS },
                 { "backend", required_argument, NULL, ARG_BACKEND },
+                { "render-node", required_argument, NULL, ARG_RENDER_NODE },
+                { "vpl-implementation", required_argument, NULL, ARG_VPL_IMPLEMENTATION },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "rsa-bits", required_argument, NULL, ARG_RSA_BITS },
                 { "max-sessions-per-client", required_argument, NULL, ARG_MAX_SESSIONS_PER_CLIENT },
@@ -131,6 +139,18 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *config) {
                                 return log_error_errno(-EINVAL,
                                                        "Invalid --backend=%s: expected auto, software or vpl.",
                                                        optarg);
+                        break;
+                case ARG_RENDER_NODE:
+                        if (isempty(optarg))
+                                return log_error_errno(-EINVAL, "Invalid --render-node=: expected a path such as "
+                                                       "/dev/dri/renderD128.");
+                        config->render_node = optarg;
+                        break;
+                case ARG_VPL_IMPLEMENTATION:
+                        if (isempty(optarg))
+                                return log_error_errno(-EINVAL, "Invalid --vpl-implementation=: expected the name "
+                                                       "of a oneVPL implementation.");
+                        config->vpl_implementation = optarg;
                         break;
                 case ARG_STATE_DIR:
                         if (isempty(optarg))

@@ -134,6 +134,8 @@ int manager_start(Manager *m) {
                 .state_dir = m->config.state_dir,
                 .rsa_bits = m->config.rsa_bits,
                 .protected_memory_size = m->config.max_surface_bytes_per_client,
+                .render_node = m->config.render_node,
+                .vpl_implementation = m->config.vpl_implementation,
         };
         int r;
 

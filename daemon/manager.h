@@ -27,6 +27,8 @@ typedef enum BusType {
 typedef struct ManagerConfig {
         BusType bus_type;
         BackendType backend_type;
+        const char *render_node;         /* vpl: --render-node=, NULL for the first Intel one */
+        const char *vpl_implementation;  /* vpl: --vpl-implementation=, NULL for any */
         char *state_dir;
         unsigned rsa_bits;
         unsigned max_sessions_per_client;

@@ -1,8 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "backend.h"
 #include "config.h"
 #include "log.h"
+#if ENABLE_VPL_BACKEND
+#include "vpl/vpl-backend.h"
+#endif
 
 static const char *const backend_type_table[_BACKEND_TYPE_MAX] = {
         [BACKEND_AUTO] = "auto",
@@ -23,14 +29,20 @@ BackendType backend_type_from_string(const char *s) {
         return _BACKEND_TYPE_INVALID;
 }
 
-/* The GPU backend arrives with its own issue; until then it says so. */
-static int vpl_backend_open_unavailable(const char **reason) {
-        *reason = "the vpl backend (oneVPL + VA-API protected sessions) is not built into this keyd yet";
+#if ENABLE_VPL_BACKEND
+static int vpl_open(const BackendConfig *config, Backend **ret, char **reason) {
+        return vpl_backend_open(config, ret, reason);
+}
+#else
+static int vpl_open(const BackendConfig *config, Backend **ret, char **reason) {
+        *reason = strdup("this keyd was built without the vpl backend (meson -Dvpl=disabled, or the libvpl, "
+                         "libva or libdrm development files were missing)");
         return -EOPNOTSUPP;
 }
+#endif
 
 int backend_open(BackendType type, const BackendConfig *config, Backend **ret) {
-        const char *reason = NULL;
+        _cleanup_free_ char *reason = NULL;
         int r;
 
         switch (type) {
@@ -38,12 +50,18 @@ int backend_open(BackendType type, const BackendConfig *config, Backend **ret) {
                 return software_backend_open(config, ret);
 
         case BACKEND_VPL:
-                r = vpl_backend_open_unavailable(&reason);
-                return log_error_errno(r, "Cannot use --backend=vpl: %s.", reason);
+                /* Asked for by name: no fallback, the step that failed is the error. */
+                r = vpl_open(config, ret, &reason);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot use --backend=vpl: %s.", reason ?: "out of memory");
+                return r;
 
         case BACKEND_AUTO:
-                r = vpl_backend_open_unavailable(&reason);
-                log_info("Backend auto: not using vpl (%s); using the software backend.", reason);
+                r = vpl_open(config, ret, &reason);
+                if (r >= 0)
+                        return r;
+                log_info("Backend auto: not using vpl (%s); using the software backend.",
+                         reason ?: "out of memory");
                 return software_backend_open(config, ret);
 
         default:

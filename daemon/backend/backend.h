@@ -57,6 +57,8 @@ typedef struct BackendConfig {
         const char *state_dir;
         unsigned rsa_bits;
         uint64_t protected_memory_size;  /* per-client surface quota, reported in caps */
+        const char *render_node;         /* vpl: the DRM render node, NULL for the first Intel one */
+        const char *vpl_implementation;  /* vpl: oneVPL implementation name filter (tests), or NULL */
 } BackendConfig;
 
 typedef struct BackendOps {
