@@ -5,6 +5,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@ static struct {
         char *address;
         pid_t bus_pid;
         pid_t keyd_pid;
-        int keyd_exit_status;   /* of the last keyd reaped by harness_wait_notify() */
+        int keyd_exit_status;   /* of the last keyd reaped, -1 while one runs */
         int notify_fd;
         char *notify_path;
         char *keyd_log_path;
@@ -308,6 +309,58 @@ void harness_stop_bus(void) {
 
 /* ---- keyd ---- */
 
+/* keyd's notifications. Like systemd, the harness reads them all the time,
+ * on a thread of its own: sd_notify() blocks once a datagram socket's queue
+ * (net.unix.max_dgram_qlen, often 10) is full, and a keyd that reports its
+ * status on every session change would hang on a socket nobody reads. */
+static struct {
+        pthread_t thread;
+        bool running;
+        bool stop;              /* under lock */
+        pthread_mutex_t lock;
+        pthread_cond_t changed;
+        char *log;              /* every message since keyd last started, '\n'-joined */
+        size_t size;
+} N = {
+        .lock = PTHREAD_MUTEX_INITIALIZER,
+        .changed = PTHREAD_COND_INITIALIZER,
+};
+
+/* Read what is queued on the socket into N.log; with N.lock held. */
+static void notify_drain_locked(void) {
+        char buf[4096];
+        ssize_t n;
+
+        while ((n = recv(H.notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) >= 0) {
+                char *p = realloc(N.log, N.size + (size_t) n + 2);
+                if (!p)
+                        die("out of memory");
+                N.log = p;
+                memcpy(N.log + N.size, buf, (size_t) n);
+                N.size += (size_t) n;
+                N.log[N.size++] = '\n';
+                N.log[N.size] = 0;
+                pthread_cond_broadcast(&N.changed);
+        }
+}
+
+static void *notify_reader(void *userdata) {
+        (void) userdata;
+
+        for (;;) {
+                struct pollfd p = { .fd = H.notify_fd, .events = POLLIN };
+                bool stop;
+
+                (void) poll(&p, 1, 50);
+                pthread_mutex_lock(&N.lock);
+                notify_drain_locked();
+                stop = N.stop;
+                pthread_mutex_unlock(&N.lock);
+                if (stop)
+                        return NULL;
+        }
+}
+
 static void open_notify_socket(void) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
@@ -326,13 +379,34 @@ static void open_notify_socket(void) {
         (void) unlink(H.notify_path);
         if (bind(H.notify_fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
                 die("bind %s: %m", H.notify_path);
+
+        N.stop = false;
+        if (pthread_create(&N.thread, NULL, notify_reader, NULL) != 0)
+                die("cannot start the notification reader thread");
+        N.running = true;
 }
 
-static void drain_notify_socket(void) {
-        char buf[4096];
+static void close_notify_socket(void) {
+        if (N.running) {
+                pthread_mutex_lock(&N.lock);
+                N.stop = true;
+                pthread_mutex_unlock(&N.lock);
+                pthread_join(N.thread, NULL);
+                N.running = false;
+        }
+        if (H.notify_fd >= 0)
+                close(H.notify_fd);
+        H.notify_fd = -1;
+}
 
-        while (recv(H.notify_fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
-                ;
+/* Forget the messages of an earlier keyd. */
+static void notify_reset(void) {
+        pthread_mutex_lock(&N.lock);
+        notify_drain_locked();
+        free(N.log);
+        N.log = NULL;
+        N.size = 0;
+        pthread_mutex_unlock(&N.lock);
 }
 
 static bool message_has_line(const char *message, const char *line) {
@@ -348,46 +422,49 @@ static int exit_status(int status) {
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-/* 1 when a queued notification holds line, 0 when none does. */
-static int notify_find_line(const char *line) {
-        char buf[4096];
-        ssize_t n;
-
-        while ((n = recv(H.notify_fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) >= 0) {
-                buf[n] = 0;
-                if (message_has_line(buf, line))
-                        return 1;
-        }
-        return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-}
-
 int harness_wait_notify(const char *line, uint64_t timeout_usec) {
         uint64_t deadline = harness_now_usec() + timeout_usec;
+        int r = -ETIMEDOUT;
 
         if (H.notify_fd < 0)
                 return -EBADF;
 
+        pthread_mutex_lock(&N.lock);
         for (;;) {
-                struct pollfd p = { .fd = H.notify_fd, .events = POLLIN };
-                int r, status;
+                struct timespec until;
+                uint64_t wake;
+                int status;
 
-                r = notify_find_line(line);
-                if (r != 0)
-                        return r < 0 ? r : 0;
+                notify_drain_locked();
+                if (message_has_line(N.log, line)) {
+                        r = 0;
+                        break;
+                }
 
                 /* keyd exited before it said so: no point in waiting on
-                 * (but read what it sent just before). */
+                 * (what it sent before it exited is read already). */
                 if (H.keyd_pid > 0 && waitpid(H.keyd_pid, &status, WNOHANG) == H.keyd_pid) {
                         H.keyd_pid = -1;
                         H.keyd_exit_status = exit_status(status);
-                        r = notify_find_line(line);
-                        return r > 0 ? 0 : r < 0 ? r : -ECHILD;
+                        notify_drain_locked();
+                        r = message_has_line(N.log, line) ? 0 : -ECHILD;
+                        break;
+                }
+                if (H.keyd_pid <= 0 && H.keyd_exit_status >= 0) {
+                        r = -ECHILD;
+                        break;
                 }
 
                 if (harness_now_usec() >= deadline)
-                        return -ETIMEDOUT;
-                (void) poll(&p, 1, 50);
+                        break;
+                clock_gettime(CLOCK_REALTIME, &until);
+                wake = (uint64_t) until.tv_nsec + 50ULL * 1000ULL * 1000ULL;
+                until.tv_sec += (time_t) (wake / 1000000000ULL);
+                until.tv_nsec = (long) (wake % 1000000000ULL);
+                (void) pthread_cond_timedwait(&N.changed, &N.lock, &until);
         }
+        pthread_mutex_unlock(&N.lock);
+        return r;
 }
 
 int harness_start_keyd(const char *const *extra_args) {
@@ -404,7 +481,7 @@ int harness_start_keyd(const char *const *extra_args) {
                 die("harness_start_keyd: keyd is running already");
 
         open_notify_socket();
-        drain_notify_socket();
+        notify_reset();
 
         free(H.keyd_log_path);
         H.keyd_log_path = xasprintf("%s/keyd.log", H.run_dir);
@@ -478,6 +555,7 @@ int harness_kill_keyd(int sig, uint64_t timeout_usec) {
                 return r;
         }
         H.keyd_pid = -1;
+        H.keyd_exit_status = r;
         return r;
 }
 
@@ -487,8 +565,10 @@ int harness_wait_keyd_exit(uint64_t timeout_usec) {
         if (H.keyd_pid <= 0)
                 return H.keyd_exit_status >= 0 ? H.keyd_exit_status : -ESRCH;
         r = wait_pid(H.keyd_pid, timeout_usec);
-        if (r >= 0)
+        if (r >= 0) {
                 H.keyd_pid = -1;
+                H.keyd_exit_status = r;
+        }
         return r;
 }
 
@@ -507,9 +587,7 @@ void harness_stop(void) {
         }
         kill_and_reap(&H.keyd_pid);
         harness_stop_bus();
-        if (H.notify_fd >= 0)
-                close(H.notify_fd);
-        H.notify_fd = -1;
+        close_notify_socket();
 }
 
 /* ---- bus helpers ---- */

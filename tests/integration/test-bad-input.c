@@ -601,7 +601,7 @@ START_TEST(test_session_limits) {
         for (size_t i = 1; i < 4; i++)
                 sa[i] = keyd_crypto_session_release(sa[i]);
         keyd_client_close(a);
-        ck_assert_int_eq(harness_wait_session_count(3, 10 * USEC_PER_SEC, &v), 0);
+        ck_assert_msg(harness_wait_session_count(3, 10 * USEC_PER_SEC, &v) == 0, "SessionCount is %u, expected 3", v);
         extra = create_session(d, &KEYD_KEY_EXCHANGE_RSAES_OAEP);
 
         keyd_client_close(b);  /* with its sessions still open */
