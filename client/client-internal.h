@@ -47,6 +47,10 @@ struct keyd_crypto_session {
         uint32_t certificate_size;
         bool has_handle;
         bool has_certificate_size;
+        /* Surfaces made through this object and their sizes, under
+         * client->lock (client/session-data.c). */
+        struct keyd_surface_size *surfaces;
+        size_t n_surfaces;
 };
 
 keyd_client *keyd_client_ref(keyd_client *c);

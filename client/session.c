@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "client-internal.h"
+#include "session-data.h"
 
 static HRESULT fail_null(const char *function, const char *what) {
         return keyd_set_last_error(KEYD_E_POINTER, "%s: %s is NULL", function, what);
@@ -180,6 +181,8 @@ _public_ HRESULT keyd_negotiate_crypto_session_key_exchange(keyd_crypto_session 
         keyd_clear_last_error();
         if (!session)
                 return fail_null(method, "the session");
+        if (keyd_guid_equal(&session->key_exchange_type, &KEYD_KEY_EXCHANGE_HW_PROTECTION))
+                return keyd_hw_protection_negotiate(session, DataSize, pData);
         if (!pData && DataSize > 0)
                 return fail_null(method, "pData");
         if (DataSize > KEYD_MAX_ARRAY_SIZE)
@@ -273,6 +276,7 @@ _public_ keyd_crypto_session *keyd_crypto_session_release(keyd_crypto_session *s
         session_close_locked(session);
         pthread_mutex_unlock(&client->lock);
 
+        free(session->surfaces);
         free(session->path);
         free(session->owner);
         free(session);

@@ -178,7 +178,9 @@ const char *keyd_crypto_session_get_object_path(keyd_crypto_session *session);
 
 /* ID3D11VideoContext::NegotiateCryptoSessionKeyExchange. For RSAES-OAEP
  * sessions pData holds DataSize bytes of ciphertext (the modulus length,
- * 256 for RSA-2048); on success the buffer holds the daemon's reply. */
+ * 256 for RSA-2048); on success the buffer holds the daemon's reply. For
+ * HW_PROTECTION sessions pData is a keyd_key_exchange_hw_protection_data
+ * (see below). */
 HRESULT keyd_negotiate_crypto_session_key_exchange(keyd_crypto_session *session,
                                                    uint32_t DataSize,
                                                    void *pData);
@@ -186,6 +188,116 @@ HRESULT keyd_negotiate_crypto_session_key_exchange(keyd_crypto_session *session,
 /* ID3D11VideoContext1::CheckCryptoSessionStatus */
 HRESULT keyd_check_crypto_session_status(keyd_crypto_session *session,
                                          keyd_crypto_session_status *pStatus);
+
+/* ---- HW_PROTECTION sessions ----
+ *
+ * On a session created with KEYD_KEY_EXCHANGE_HW_PROTECTION,
+ * keyd_negotiate_crypto_session_key_exchange() takes
+ * DataSize == sizeof(keyd_key_exchange_hw_protection_data) and pData pointing
+ * at that structure (D3D11_KEY_EXCHANGE_HW_PROTECTION_DATA). The library sends
+ * the input structure's PrivateDataSize + HWProtectionDataSize bytes of pbInput
+ * to keyd's trusted execution environment and writes the answer back into
+ * *pOutputData and Status:
+ *
+ * - The caller allocates the output structure with room for
+ *   PrivateDataSize + MaxHWProtectionDataSize bytes from pbOutput on (that is,
+ *   offsetof(keyd_key_exchange_hw_protection_output_data, pbOutput) + those
+ *   bytes), and sets PrivateDataSize (from GetCryptoSessionPrivateDataSize's
+ *   private output size) and MaxHWProtectionDataSize.
+ * - On return, PrivateDataSize and HWProtectionDataSize hold the sizes of what
+ *   was written to pbOutput (private data first, then the function's output),
+ *   ExecutionTime the time the function ran and TransportTime the rest of the
+ *   round trip, both in 100 ns units.
+ * - The call's HRESULT says whether the function could be run; Status is the
+ *   function's own result (E_INVALIDARG for an unknown function id).
+ *   An output larger than MaxHWProtectionDataSize is E_INVALIDARG, and
+ *   nothing is written then. */
+
+/* D3D11_KEY_EXCHANGE_HW_PROTECTION_INPUT_DATA */
+typedef struct keyd_key_exchange_hw_protection_input_data {
+        uint32_t PrivateDataSize;
+        uint32_t HWProtectionDataSize;
+        uint8_t pbInput[4];              /* really PrivateDataSize + HWProtectionDataSize bytes */
+} keyd_key_exchange_hw_protection_input_data;
+
+/* D3D11_KEY_EXCHANGE_HW_PROTECTION_OUTPUT_DATA */
+typedef struct keyd_key_exchange_hw_protection_output_data {
+        uint32_t PrivateDataSize;
+        uint32_t MaxHWProtectionDataSize;
+        uint32_t HWProtectionDataSize;
+        uint64_t TransportTime;
+        uint64_t ExecutionTime;
+        uint8_t pbOutput[4];             /* really PrivateDataSize + MaxHWProtectionDataSize bytes */
+} keyd_key_exchange_hw_protection_output_data;
+
+/* D3D11_KEY_EXCHANGE_HW_PROTECTION_DATA */
+typedef struct keyd_key_exchange_hw_protection_data {
+        uint32_t HWProtectionFunctionID;
+        keyd_key_exchange_hw_protection_input_data *pInputData;
+        keyd_key_exchange_hw_protection_output_data *pOutputData;
+        HRESULT Status;
+} keyd_key_exchange_hw_protection_data;
+
+/* ---- The protected data path (RSAES-OAEP sessions, after a successful
+ * NegotiateCryptoSessionKeyExchange) ---- */
+
+/* ID3D11VideoContext::StartSessionKeyRefresh: RandomNumberSize must be 16;
+ * pRandomNumber receives R. After keyd_finish_session_key_refresh() the
+ * session key is AES-128-ECB(old session key, R). */
+HRESULT keyd_start_session_key_refresh(keyd_crypto_session *session,
+                                       uint32_t RandomNumberSize,
+                                       void *pRandomNumber);
+/* ID3D11VideoContext::FinishSessionKeyRefresh */
+HRESULT keyd_finish_session_key_refresh(keyd_crypto_session *session);
+
+/* ID3D11VideoContext::GetEncryptionBltKey: KeySize must be 16; pReadbackKey
+ * receives the read-back key wrapped as AES-128-ECB(session key, K_blt). */
+HRESULT keyd_get_encryption_blt_key(keyd_crypto_session *session,
+                                    uint32_t KeySize,
+                                    void *pReadbackKey);
+
+/* A protected surface of Size bytes (a multiple of the block alignment, 16)
+ * in keyd's memory, counted against the client's ProtectedMemorySize. It
+ * holds zeros. *pSurface receives its id within the session. */
+HRESULT keyd_create_surface(keyd_crypto_session *session, uint32_t Size, uint32_t *pSurface);
+HRESULT keyd_destroy_surface(keyd_crypto_session *session, uint32_t Surface);
+
+/* D3D11_ENCRYPTED_BLOCK_INFO */
+typedef struct keyd_encrypted_block_info {
+        uint32_t NumEncryptedBytesAtBeginning;
+        uint32_t NumBytesInSkipPattern;
+        uint32_t NumBytesInEncryptPattern;
+} keyd_encrypted_block_info;
+
+/* Data above this size goes to keyd through a sealed memfd rather than
+ * inside the D-Bus message; above 16 MiB it must. */
+#define KEYD_BLT_MEMFD_THRESHOLD (256U * 1024U)
+
+/* ID3D11VideoContext::DecryptionBlt: decrypt DataSize bytes of pData
+ * (AES-128-CTR from the 16-byte D3D11_AES_CTR_IV pIV) into the start of
+ * Surface. pEncryptedBlockInfo NULL means everything is encrypted. With a
+ * content key (ContentKeySize 16), the data key is AES-128-ECB(session key,
+ * content key); with ContentKeySize 0 and pContentKey NULL, the session key
+ * decrypts. DataSize is a non-zero multiple of 16, at most the surface's size. */
+HRESULT keyd_decryption_blt(keyd_crypto_session *session,
+                            uint32_t Surface,
+                            const keyd_encrypted_block_info *pEncryptedBlockInfo,
+                            uint32_t ContentKeySize,
+                            const void *pContentKey,
+                            uint32_t IVSize,
+                            const void *pIV,
+                            uint32_t DataSize,
+                            const void *pData);
+
+/* ID3D11VideoContext::EncryptionBlt: pData receives the whole surface
+ * encrypted with AES-128-CTR under the read-back key from the 16-byte
+ * D3D11_AES_CTR_IV pIV. DataSize must be the surface's size. */
+HRESULT keyd_encryption_blt(keyd_crypto_session *session,
+                            uint32_t Surface,
+                            uint32_t IVSize,
+                            const void *pIV,
+                            uint32_t DataSize,
+                            void *pData);
 
 /* The last Release: closes the session in keyd (its keys are wiped) and
  * frees the object. Returns NULL. */

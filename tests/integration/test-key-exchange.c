@@ -416,9 +416,10 @@ START_TEST(test_hw_protection_session) {
         ck_assert_hr(keyd_crypto_session_get_handle(s, &handle), KEYD_S_OK);
         ck_assert_uint_ne(handle, 0);
 
+        /* On HW_PROTECTION sessions pData is a keyd_key_exchange_hw_protection_data:
+         * an RSA ciphertext has the wrong DataSize (tests/integration/test-data-path.c). */
         random_bytes(data, sizeof(data));
-        ck_assert_hr(keyd_negotiate_crypto_session_key_exchange(s, sizeof(data), data),
-                     KEYD_DXGI_ERROR_INVALID_CALL);
+        ck_assert_hr(keyd_negotiate_crypto_session_key_exchange(s, sizeof(data), data), KEYD_E_INVALIDARG);
         ck_assert_msg(str_contains(keyd_last_error_message(), "NegotiateCryptoSessionKeyExchange") &&
                               str_contains(keyd_last_error_message(), "HW_PROTECTION"),
                       "message: %s", keyd_last_error_message());

@@ -1,0 +1,465 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The protected data path of a crypto session: key refresh, the read-back
+ * key, surfaces, DecryptionBlt and EncryptionBlt (contract sections 4 and 7).
+ * Blt data up to KEYD_BLT_MEMFD_THRESHOLD travels inside the message as
+ * "ay"; above it, it goes through a sealed memfd ("h"), so that a frame
+ * does not pass through dbus-daemon twice. */
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "session-data.h"
+
+#define AES_BLOCK_SIZE 16U
+#define D3D11_AES_CTR_IV_SIZE 16U
+#define REQUIRED_SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
+
+HRESULT keyd_session_fail_null(const char *function, const char *what) {
+        return keyd_set_last_error(KEYD_E_POINTER, "%s: %s is NULL", function, what);
+}
+
+HRESULT keyd_session_fail_reply(const char *method, int r) {
+        return keyd_set_last_error(KEYD_E_FAIL, "%s: keyd's reply does not match the contract: %s", method,
+                                   strerror(abs(r)));
+}
+
+HRESULT keyd_session_check_open(keyd_crypto_session *s, const char *method) {
+        if (s->client->bus)
+                return KEYD_S_OK;
+        return keyd_set_last_error(KEYD_DXGI_ERROR_DEVICE_REMOVED,
+                                   "%s: the session's keyd_client was closed, and keyd destroyed the session "
+                                   "with its connection",
+                                   method);
+}
+
+int keyd_session_new_call(keyd_crypto_session *s, sd_bus_message **ret, const char *method) {
+        return keyd_client_new_call(s->client, ret, s->owner, s->path, KEYD_SESSION_INTERFACE, method);
+}
+
+static HRESULT fail_local(const char *method, int r) {
+        return keyd_fail_call(KEYD_CALL_SESSION, r, NULL, method);
+}
+
+/* Send m and wait for the reply; with the lock held. */
+static HRESULT session_call(keyd_crypto_session *s, sd_bus_message *m, sd_bus_message **ret_reply,
+                            const char *method) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = keyd_client_call(s->client, m, ret_reply, &error);
+        if (r < 0)
+                return keyd_fail_call(KEYD_CALL_SESSION, r, &error, method);
+        return KEYD_S_OK;
+}
+
+/* ---- key refresh and the read-back key ---- */
+
+/* A call with one "u" argument whose reply is exactly size bytes of "ay",
+ * copied to out. The reply holds key material: sd-bus wipes it on free. */
+static HRESULT call_u_reply_bytes(keyd_crypto_session *s, const char *method, uint32_t size, void *out) {
+        const void *data;
+        size_t n;
+        HRESULT hr;
+        int r;
+
+        KEYD_CLIENT_LOCK_GUARD(s->client);
+        hr = keyd_session_check_open(s, method);
+        if (KEYD_FAILED(hr))
+                return hr;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+
+        r = keyd_session_new_call(s, &m, method);
+        if (r < 0)
+                return fail_local(method, r);
+        r = sd_bus_message_append(m, "u", size);
+        if (r < 0)
+                return fail_local(method, r);
+        hr = session_call(s, m, &reply, method);
+        if (KEYD_FAILED(hr))
+                return hr;
+        (void) sd_bus_message_sensitive(reply);
+        r = sd_bus_message_read_array(reply, 'y', &data, &n);
+        if (r <= 0)
+                return keyd_session_fail_reply(method, r ?: -EBADMSG);
+        /* keyd accepts only the size it answers with. */
+        if (n != size)
+                return keyd_set_last_error(KEYD_E_FAIL, "%s: keyd answered %zu bytes to a request for %" PRIu32,
+                                           method, n, size);
+        memcpy(out, data, n);
+        return KEYD_S_OK;
+}
+
+_public_ HRESULT keyd_start_session_key_refresh(keyd_crypto_session *session, uint32_t RandomNumberSize,
+                                                void *pRandomNumber) {
+        static const char method[] = "StartSessionKeyRefresh";
+
+        keyd_clear_last_error();
+        if (!session)
+                return keyd_session_fail_null(method, "the session");
+        if (!pRandomNumber)
+                return keyd_session_fail_null(method, "pRandomNumber");
+
+        /* RandomNumberSize goes out as it is: keyd says what it expected. */
+        return call_u_reply_bytes(session, method, RandomNumberSize, pRandomNumber);
+}
+
+_public_ HRESULT keyd_finish_session_key_refresh(keyd_crypto_session *session) {
+        static const char method[] = "FinishSessionKeyRefresh";
+        HRESULT hr;
+        int r;
+
+        keyd_clear_last_error();
+        if (!session)
+                return keyd_session_fail_null(method, "the session");
+
+        KEYD_CLIENT_LOCK_GUARD(session->client);
+        hr = keyd_session_check_open(session, method);
+        if (KEYD_FAILED(hr))
+                return hr;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+
+        r = keyd_session_new_call(session, &m, method);
+        if (r < 0)
+                return fail_local(method, r);
+        return session_call(session, m, &reply, method);
+}
+
+_public_ HRESULT keyd_get_encryption_blt_key(keyd_crypto_session *session, uint32_t KeySize, void *pReadbackKey) {
+        static const char method[] = "GetEncryptionBltKey";
+
+        keyd_clear_last_error();
+        if (!session)
+                return keyd_session_fail_null(method, "the session");
+        if (!pReadbackKey)
+                return keyd_session_fail_null(method, "pReadbackKey");
+
+        return call_u_reply_bytes(session, method, KeySize, pReadbackKey);
+}
+
+/* ---- surfaces ---- */
+
+/* The size of a surface made through this object, or -ENOENT; with the lock held. */
+static int64_t surface_size(keyd_crypto_session *s, uint32_t id) {
+        for (size_t i = 0; i < s->n_surfaces; i++)
+                if (s->surfaces[i].id == id)
+                        return s->surfaces[i].size;
+        return -ENOENT;
+}
+
+static void surface_forget(keyd_crypto_session *s, uint32_t id) {
+        for (size_t i = 0; i < s->n_surfaces; i++)
+                if (s->surfaces[i].id == id) {
+                        s->surfaces[i] = s->surfaces[--s->n_surfaces];
+                        return;
+                }
+}
+
+_public_ HRESULT keyd_create_surface(keyd_crypto_session *session, uint32_t Size, uint32_t *pSurface) {
+        static const char method[] = "CreateSurface";
+        struct keyd_surface_size *surfaces;
+        uint32_t id;
+        HRESULT hr;
+        int r;
+
+        keyd_clear_last_error();
+        if (!session)
+                return keyd_session_fail_null(method, "the session");
+        if (!pSurface)
+                return keyd_session_fail_null(method, "pSurface");
+
+        KEYD_CLIENT_LOCK_GUARD(session->client);
+        hr = keyd_session_check_open(session, method);
+        if (KEYD_FAILED(hr))
+                return hr;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+
+        /* Room to remember the surface first: nothing can fail once keyd made it. */
+        surfaces = reallocarray(session->surfaces, session->n_surfaces + 1, sizeof(*surfaces));
+        if (!surfaces)
+                return keyd_set_last_error(KEYD_E_OUTOFMEMORY, "%s: cannot allocate the surface table", method);
+        session->surfaces = surfaces;
+
+        r = keyd_session_new_call(session, &m, method);
+        if (r < 0)
+                return fail_local(method, r);
+        r = sd_bus_message_append(m, "u", Size);
+        if (r < 0)
+                return fail_local(method, r);
+        hr = session_call(session, m, &reply, method);
+        if (KEYD_FAILED(hr))
+                return hr;
+        r = sd_bus_message_read(reply, "u", &id);
+        if (r <= 0)
+                return keyd_session_fail_reply(method, r ?: -EBADMSG);
+
+        /* An id keyd reuses would be a stale entry of ours. */
+        surface_forget(session, id);
+        session->surfaces[session->n_surfaces++] = (struct keyd_surface_size) { .id = id, .size = Size };
+        *pSurface = id;
+        return KEYD_S_OK;
+}
+
+_public_ HRESULT keyd_destroy_surface(keyd_crypto_session *session, uint32_t Surface) {
+        static const char method[] = "DestroySurface";
+        HRESULT hr;
+        int r;
+
+        keyd_clear_last_error();
+        if (!session)
+                return keyd_session_fail_null(method, "the session");
+
+        KEYD_CLIENT_LOCK_GUARD(session->client);
+        hr = keyd_session_check_open(session, method);
+        if (KEYD_FAILED(hr))
+                return hr;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+
+        r = keyd_session_new_call(session, &m, method);
+        if (r < 0)
+                return fail_local(method, r);
+        r = sd_bus_message_append(m, "u", Surface);
+        if (r < 0)
+                return fail_local(method, r);
+        hr = session_call(session, m, &reply, method);
+        if (KEYD_FAILED(hr))
+                return hr;
+        surface_forget(session, Surface);
+        return KEYD_S_OK;
+}
+
+/* ---- bulk data through memfds ---- */
+
+/* Whether data of size bytes goes through a memfd on this connection; with the lock held. */
+static bool use_memfd(keyd_crypto_session *s, uint64_t size) {
+        return size > KEYD_BLT_MEMFD_THRESHOLD && sd_bus_can_send(s->client->bus, SD_BUS_TYPE_UNIX_FD) > 0;
+}
+
+static HRESULT check_transport(keyd_crypto_session *s, uint64_t size, const char *method) {
+        if (size <= KEYD_MAX_ARRAY_SIZE || use_memfd(s, size))
+                return KEYD_S_OK;
+        return keyd_set_last_error(KEYD_E_INVALIDARG,
+                                   "%s: %" PRIu64 " bytes need a memfd, and this bus connection cannot pass file "
+                                   "descriptors; at most %u bytes fit in a message",
+                                   method, size, KEYD_MAX_ARRAY_SIZE);
+}
+
+/* A memfd holding data, sealed the way keyd requires: its bytes cannot
+ * change while keyd decrypts them. Returns the fd or a negative errno. */
+static int memfd_new_sealed(const void *data, size_t size) {
+        _cleanup_(closep) int fd = -1;
+        size_t done = 0;
+
+        fd = memfd_create("keyd-decryption-blt", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return -errno;
+        if (ftruncate(fd, (off_t) size) < 0)
+                return -errno;
+        /* pwrite(), not a writable mapping: F_SEAL_WRITE refuses while one exists. */
+        while (done < size) {
+                ssize_t k = pwrite(fd, (const uint8_t *) data + done, size - done, (off_t) done);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                done += (size_t) k;
+        }
+        if (fcntl(fd, F_ADD_SEALS, REQUIRED_SEALS | F_SEAL_SEAL) < 0)
+                return -errno;
+        return TAKE_FD(fd);
+}
+
+/* Read exactly size bytes of the memfd keyd returned into out. */
+static HRESULT memfd_read_result(int fd, void *out, size_t size, uint32_t surface, const char *method) {
+        struct stat st;
+        size_t done = 0;
+        int seals;
+
+        if (fstat(fd, &st) < 0)
+                return keyd_set_last_error(KEYD_E_FAIL, "%s: cannot stat the memfd keyd returned: %m", method);
+        seals = fcntl(fd, F_GET_SEALS);
+        if (!S_ISREG(st.st_mode) || seals < 0 || (seals & REQUIRED_SEALS) != REQUIRED_SEALS)
+                return keyd_set_last_error(KEYD_E_FAIL,
+                                           "%s: keyd returned a file that is not a sealed memfd; the contract "
+                                           "says it is",
+                                           method);
+        if ((uint64_t) st.st_size != size)
+                return keyd_set_last_error(KEYD_E_INVALIDARG,
+                                           "%s: DataSize is %zu bytes; surface %" PRIu32 " is %jd bytes", method,
+                                           size, surface, (intmax_t) st.st_size);
+
+        while (done < size) {
+                ssize_t k = pread(fd, (uint8_t *) out + done, size - done, (off_t) done);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return keyd_set_last_error(KEYD_E_FAIL, "%s: cannot read the memfd keyd returned: %s",
+                                                   method, k < 0 ? strerror(errno) : "it ended early");
+                done += (size_t) k;
+        }
+        return KEYD_S_OK;
+}
+
+/* ---- DecryptionBlt ---- */
+
+static HRESULT check_iv(uint32_t IVSize, const void *pIV, const char *method) {
+        if (!pIV)
+                return keyd_session_fail_null(method, "pIV");
+        if (IVSize != D3D11_AES_CTR_IV_SIZE)
+                return keyd_set_last_error(KEYD_E_INVALIDARG,
+                                           "%s: IVSize is %" PRIu32 " bytes; a D3D11_AES_CTR_IV is %u", method,
+                                           IVSize, D3D11_AES_CTR_IV_SIZE);
+        return KEYD_S_OK;
+}
+
+_public_ HRESULT keyd_decryption_blt(keyd_crypto_session *session,
+                                     uint32_t Surface,
+                                     const keyd_encrypted_block_info *pEncryptedBlockInfo,
+                                     uint32_t ContentKeySize,
+                                     const void *pContentKey,
+                                     uint32_t IVSize,
+                                     const void *pIV,
+                                     uint32_t DataSize,
+                                     const void *pData) {
+        static const char method[] = "DecryptionBlt";
+        /* NULL pEncryptedBlockInfo: everything is encrypted, which (0, 0, 0) says on the wire. */
+        const keyd_encrypted_block_info info = pEncryptedBlockInfo ? *pEncryptedBlockInfo
+                                                                   : (keyd_encrypted_block_info) {};
+        _cleanup_(closep) int fd = -1;
+        HRESULT hr;
+        int r;
+
+        keyd_clear_last_error();
+        if (!session)
+                return keyd_session_fail_null(method, "the session");
+        if (!pData && DataSize > 0)
+                return keyd_session_fail_null(method, "pData");
+        hr = check_iv(IVSize, pIV, method);
+        if (KEYD_FAILED(hr))
+                return hr;
+        if (!pContentKey && ContentKeySize > 0)
+                return keyd_session_fail_null(method, "pContentKey");
+        if (pContentKey && ContentKeySize != AES_BLOCK_SIZE)
+                return keyd_set_last_error(KEYD_E_INVALIDARG,
+                                           "%s: ContentKeySize is %" PRIu32 " bytes; a content key is %u (or pass "
+                                           "NULL and 0 for none)",
+                                           method, ContentKeySize, AES_BLOCK_SIZE);
+
+        KEYD_CLIENT_LOCK_GUARD(session->client);
+        hr = keyd_session_check_open(session, method);
+        if (KEYD_FAILED(hr))
+                return hr;
+        hr = check_transport(session, DataSize, method);
+        if (KEYD_FAILED(hr))
+                return hr;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+
+        if (use_memfd(session, DataSize)) {
+                fd = memfd_new_sealed(pData, DataSize);
+                if (fd < 0)
+                        return keyd_set_last_error(fd == -ENOMEM ? KEYD_E_OUTOFMEMORY : KEYD_E_FAIL,
+                                                   "%s: cannot put %" PRIu32 " bytes into a sealed memfd: %s",
+                                                   method, DataSize, strerror(-fd));
+                r = keyd_session_new_call(session, &m, "DecryptionBltFd");
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "uh", Surface, fd);
+        } else {
+                r = keyd_session_new_call(session, &m, method);
+                if (r >= 0)
+                        r = sd_bus_message_append(m, "u", Surface);
+                if (r >= 0)
+                        r = sd_bus_message_append_array(m, 'y', pData ?: (const void *) "", DataSize);
+        }
+        if (r >= 0)
+                r = sd_bus_message_append(m, "(uuu)", info.NumEncryptedBytesAtBeginning, info.NumBytesInSkipPattern,
+                                          info.NumBytesInEncryptPattern);
+        if (r >= 0)
+                r = sd_bus_message_append_array(m, 'y', pContentKey ?: (const void *) "",
+                                                pContentKey ? ContentKeySize : 0);
+        if (r >= 0)
+                r = sd_bus_message_append_array(m, 'y', pIV, IVSize);
+        if (r < 0)
+                return fail_local(method, r);
+
+        return session_call(session, m, &reply, method);
+}
+
+/* ---- EncryptionBlt ---- */
+
+_public_ HRESULT keyd_encryption_blt(keyd_crypto_session *session,
+                                     uint32_t Surface,
+                                     uint32_t IVSize,
+                                     const void *pIV,
+                                     uint32_t DataSize,
+                                     void *pData) {
+        static const char method[] = "EncryptionBlt";
+        const void *data;
+        int64_t known_size;
+        bool via_memfd;
+        size_t n;
+        HRESULT hr;
+        int fd, r;
+
+        keyd_clear_last_error();
+        if (!session)
+                return keyd_session_fail_null(method, "the session");
+        if (!pData && DataSize > 0)
+                return keyd_session_fail_null(method, "pData");
+        hr = check_iv(IVSize, pIV, method);
+        if (KEYD_FAILED(hr))
+                return hr;
+
+        KEYD_CLIENT_LOCK_GUARD(session->client);
+        hr = keyd_session_check_open(session, method);
+        if (KEYD_FAILED(hr))
+                return hr;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+
+        /* For a surface we made we know its size: refuse a wrong DataSize
+         * before keyd encrypts the whole surface for nothing. For others,
+         * DataSize picks the transport and the answer is checked. */
+        known_size = surface_size(session, Surface);
+        if (known_size >= 0 && known_size != DataSize)
+                return keyd_set_last_error(KEYD_E_INVALIDARG,
+                                           "%s: DataSize is %" PRIu32 " bytes; surface %" PRIu32 " is %" PRId64
+                                           " bytes",
+                                           method, DataSize, Surface, known_size);
+        hr = check_transport(session, DataSize, method);
+        if (KEYD_FAILED(hr))
+                return hr;
+        via_memfd = use_memfd(session, DataSize);
+
+        r = keyd_session_new_call(session, &m, via_memfd ? "EncryptionBltFd" : method);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "u", Surface);
+        if (r >= 0)
+                r = sd_bus_message_append_array(m, 'y', pIV, IVSize);
+        if (r < 0)
+                return fail_local(method, r);
+        hr = session_call(session, m, &reply, method);
+        if (KEYD_FAILED(hr))
+                return hr;
+
+        if (via_memfd) {
+                r = sd_bus_message_read(reply, "h", &fd);
+                if (r <= 0)
+                        return keyd_session_fail_reply(method, r ?: -EBADMSG);
+                return memfd_read_result(fd, pData, DataSize, Surface, method);
+        }
+
+        r = sd_bus_message_read_array(reply, 'y', &data, &n);
+        if (r < 0)
+                return keyd_session_fail_reply(method, r);
+        if (n != DataSize)
+                return keyd_set_last_error(KEYD_E_INVALIDARG,
+                                           "%s: DataSize is %" PRIu32 " bytes; surface %" PRIu32 " is %zu bytes",
+                                           method, DataSize, Surface, n);
+        if (n > 0)
+                memcpy(pData, data, n);
+        return KEYD_S_OK;
+}
