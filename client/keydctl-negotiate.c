@@ -26,7 +26,7 @@ static const struct {
         { "sha1", &KEYD_KEY_EXCHANGE_RSAES_OAEP_SHA1 },
 };
 
-static int parse_key_exchange(const char *s, const keyd_guid **ret) {
+int keydctl_parse_key_exchange(const char *s, const keyd_guid **ret) {
         for (size_t i = 0; i < ELEMENTSOF(key_exchange_names); i++)
                 if (streq(s, key_exchange_names[i].name)) {
                         *ret = key_exchange_names[i].guid;
@@ -37,7 +37,7 @@ static int parse_key_exchange(const char *s, const keyd_guid **ret) {
 }
 
 /* The RSA modulus size of a DER certificate, in bits; -1 if unreadable. */
-static int certificate_rsa_bits(const uint8_t *der, uint32_t size, unsigned *ret_bits) {
+int keydctl_certificate_rsa_bits(const uint8_t *der, uint32_t size, unsigned *ret_bits) {
         gnutls_x509_crt_t crt;
         const gnutls_datum_t d = { .data = (unsigned char *) der, .size = size };
         unsigned bits = 0;
@@ -100,7 +100,7 @@ static int negotiate(keyd_crypto_session *session, const keyd_guid *key_exchange
         hr = keyd_crypto_session_get_certificate(session, certificate_size, certificate);
         if (KEYD_FAILED(hr))
                 return keydctl_fail(hr, "GetCertificate failed");
-        if (certificate_rsa_bits(certificate, certificate_size, &bits) < 0)
+        if (keydctl_certificate_rsa_bits(certificate, certificate_size, &bits) < 0)
                 return -1;
         printf("Certificate:           %" PRIu32 " bytes, RSA %u-bit modulus\n", certificate_size, bits);
 
@@ -155,7 +155,7 @@ int verb_negotiate(const Keydctl *ctl, int argc, char *argv[]) {
         while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
                 switch (c) {
                 case 'k':
-                        if (parse_key_exchange(optarg, &key_exchange) < 0)
+                        if (keydctl_parse_key_exchange(optarg, &key_exchange) < 0)
                                 return -1;
                         break;
                 case 'p':

@@ -189,6 +189,10 @@ static void help(void) {
                "  negotiate [--key-exchange=sha512|sha256|sha1] [--profile=P]\n"
                "                               Create a session, wrap a random session key to its\n"
                "                               certificate, negotiate it, check status, release\n"
+               "  roundtrip [--size=N] [--pattern=C:S:E] [--content-key] [--key-exchange=...]\n"
+               "                               Negotiate a key, decrypt a buffer encrypted here into\n"
+               "                               a surface, read it back with EncryptionBlt, check it\n"
+               "                               byte for byte and show the throughput\n"
                "  sessions                     List the sessions keyd holds\n"
                "\n"
                "Options:\n"
@@ -233,6 +237,7 @@ int main(int argc, char *argv[]) {
         } verbs[] = {
                 { "caps", verb_caps },
                 { "negotiate", verb_negotiate },
+                { "roundtrip", verb_roundtrip },
                 { "sessions", verb_sessions },
         };
         Keydctl ctl = {};
@@ -261,7 +266,7 @@ int main(int argc, char *argv[]) {
                 }
 
         if (optind >= argc) {
-                fprintf(stderr, "keydctl: no command given; expected caps, negotiate or sessions "
+                fprintf(stderr, "keydctl: no command given; expected caps, negotiate, roundtrip or sessions "
                         "(see keydctl --help)\n");
                 return EXIT_FAILURE;
         }
@@ -272,6 +277,6 @@ int main(int argc, char *argv[]) {
                         return verbs[i].run(&ctl, argc - optind, argv + optind) < 0 ? EXIT_FAILURE
                                                                                     : EXIT_SUCCESS;
 
-        fprintf(stderr, "keydctl: unknown command \"%s\"; expected caps, negotiate or sessions\n", verb);
+        fprintf(stderr, "keydctl: unknown command \"%s\"; expected caps, negotiate, roundtrip or sessions\n", verb);
         return EXIT_FAILURE;
 }

@@ -24,5 +24,12 @@ int keydctl_parse_profile(const char *s, keyd_guid *buf, const keyd_guid **ret);
 /* The GUID's name from the contract's table, or its text form. */
 const char *keydctl_guid_name(const keyd_guid *g, char buf[static KEYD_GUID_STRING_SIZE]);
 
+/* sha512, sha256 or sha1: the RSAES-OAEP key exchange GUID. Prints on failure. */
+int keydctl_parse_key_exchange(const char *s, const keyd_guid **ret);
+
+/* The RSA modulus size of a DER certificate, in bits. Prints on failure. */
+int keydctl_certificate_rsa_bits(const uint8_t *der, uint32_t size, unsigned *ret_bits);
+
 int verb_negotiate(const Keydctl *ctl, int argc, char *argv[]);
+int verb_roundtrip(const Keydctl *ctl, int argc, char *argv[]);
 int verb_sessions(const Keydctl *ctl, int argc, char *argv[]);

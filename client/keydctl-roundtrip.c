@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* keydctl roundtrip: prove end to end that keyd holds the key we wrapped.
+ * We encrypt a random buffer here (AES-128-CTR, with the partial-encryption
+ * pattern, under the session key or a content key), DecryptionBlt it into a
+ * surface, read the surface back with EncryptionBlt, unwrap the read-back
+ * key and decrypt: the bytes must be the ones we started with. The plaintext
+ * never crosses the bus. Keys live in locked memory and are never printed. */
+
+#include <getopt.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <inttypes.h>
+#include <nettle/aes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "aes-ctr.h"
+#include "keydctl.h"
+#include "macro.h"
+#include "secure-memory.h"
+
+#define KEY_SIZE 16U
+#define DEFAULT_SIZE (1024U * 1024U)
+
+/* Key material of one round trip, in one locked allocation. */
+typedef struct Keys {
+        uint8_t session_key[KEY_SIZE];
+        uint8_t content_key[KEY_SIZE];    /* what DecryptionBlt gets (wrapped) */
+        uint8_t data_key[KEY_SIZE];       /* what the data is encrypted with */
+        uint8_t wrapped_blt_key[KEY_SIZE];
+        uint8_t blt_key[KEY_SIZE];
+        AesCtr ctr;
+        struct aes128_ctx ecb;
+} Keys;
+
+typedef struct Roundtrip {
+        uint32_t size;
+        EncryptedBlockInfo pattern;
+        bool content_key;
+        const keyd_guid *key_exchange;
+} Roundtrip;
+
+static int fail_errno(const char *what) {
+        fprintf(stderr, "keydctl: %s: %m\n", what);
+        return -1;
+}
+
+static int random_fill(void *p, size_t n, gnutls_rnd_level_t level, const char *what) {
+        int r = gnutls_rnd(level, p, n);
+        if (r < 0) {
+                fprintf(stderr, "keydctl: cannot make %s: %s\n", what, gnutls_strerror(r));
+                return -1;
+        }
+        return 0;
+}
+
+static double now_sec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec * 1e-9;
+}
+
+static void print_rate(const char *what, uint32_t size, double seconds) {
+        printf("%-22s %" PRIu32 " bytes in %.3f ms, %.1f MB/s\n", what, size, seconds * 1e3,
+               seconds > 0 ? (double) size / 1e6 / seconds : 0.0);
+}
+
+/* --size: bytes, or with a K or M suffix (KiB, MiB). */
+static int parse_size(const char *s, uint32_t *ret) {
+        unsigned long long v, unit = 1;
+        char *end;
+
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno == 0 && end != s && (streq(end, "K") || streq(end, "KiB")))
+                unit = 1024;
+        else if (errno == 0 && end != s && (streq(end, "M") || streq(end, "MiB")))
+                unit = 1024 * 1024;
+        else if (errno != 0 || end == s || *end != '\0')
+                unit = 0;
+        if (unit == 0 || s[0] == '-' || v == 0 || v > UINT32_MAX / unit || (v * unit) % 16 != 0) {
+                fprintf(stderr, "keydctl: --size=%s: expected a positive multiple of 16 bytes below 4 GiB "
+                        "(K and M suffixes allowed)\n", s);
+                return -1;
+        }
+        *ret = (uint32_t) (v * unit);
+        return 0;
+}
+
+static int parse_pattern(const char *s, EncryptedBlockInfo *ret) {
+        unsigned long long c, k, e;
+        int n = -1;
+
+        if (s[0] == '-' || sscanf(s, "%llu:%llu:%llu%n", &c, &k, &e, &n) != 3 || n < 0 || s[n] != '\0' ||
+            c > UINT32_MAX || k > UINT32_MAX || e > UINT32_MAX) {
+                fprintf(stderr, "keydctl: --pattern=%s: expected C:S:E, NumEncryptedBytesAtBeginning:"
+                        "NumBytesInSkipPattern:NumBytesInEncryptPattern (e.g. 16:16:32; 0:0:0 = all encrypted)\n",
+                        s);
+                return -1;
+        }
+        *ret = (EncryptedBlockInfo) { (uint32_t) c, (uint32_t) k, (uint32_t) e };
+        return 0;
+}
+
+/* Wrap the session key to the session's certificate and negotiate it. */
+static int negotiate(keyd_crypto_session *session, const keyd_guid *key_exchange, const uint8_t *session_key) {
+        _cleanup_free_ uint8_t *certificate = NULL, *data = NULL;
+        uint32_t certificate_size, data_size;
+        unsigned bits;
+        HRESULT hr;
+
+        hr = keyd_crypto_session_get_certificate_size(session, &certificate_size);
+        if (KEYD_FAILED(hr))
+                return keydctl_fail(hr, "GetCertificateSize failed");
+        certificate = malloc(MAX(certificate_size, 1U));
+        if (!certificate)
+                return keydctl_fail(KEYD_E_OUTOFMEMORY, "cannot allocate the certificate");
+        hr = keyd_crypto_session_get_certificate(session, certificate_size, certificate);
+        if (KEYD_FAILED(hr))
+                return keydctl_fail(hr, "GetCertificate failed");
+
+        if (keydctl_certificate_rsa_bits(certificate, certificate_size, &bits) < 0)
+                return -1;
+
+        data_size = (bits + 7) / 8;
+        data = malloc(data_size);
+        if (!data)
+                return keydctl_fail(KEYD_E_OUTOFMEMORY, "cannot allocate the key exchange data");
+        hr = keyd_wrap_session_key(certificate, certificate_size, key_exchange, session_key, KEY_SIZE, data_size,
+                                   data);
+        if (KEYD_FAILED(hr))
+                return keydctl_fail(hr, "cannot wrap the session key");
+
+        hr = keyd_negotiate_crypto_session_key_exchange(session, data_size, data);
+        if (KEYD_FAILED(hr))
+                return keydctl_fail(hr, "NegotiateCryptoSessionKeyExchange failed");
+        printf("%-22s %" PRIu32 "-byte RSAES-OAEP ciphertext, S_OK\n", "Negotiate:", data_size);
+        return 0;
+}
+
+/* The first offset where a and b differ, or -1. */
+static int64_t first_difference(const uint8_t *a, const uint8_t *b, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (a[i] != b[i])
+                        return (int64_t) i;
+        return -1;
+}
+
+static int roundtrip(keyd_crypto_session *session, const Roundtrip *rt) {
+        _cleanup_(secure_freep) Keys *keys = NULL;
+        _cleanup_free_ uint8_t *plaintext = NULL, *ciphertext = NULL, *readback = NULL;
+        const keyd_encrypted_block_info info = { rt->pattern.encrypted_bytes_at_beginning,
+                                                 rt->pattern.bytes_in_skip_pattern,
+                                                 rt->pattern.bytes_in_encrypt_pattern };
+        uint8_t decrypt_iv[16], encrypt_iv[16];
+        uint32_t surface;
+        int64_t diff;
+        double t;
+        HRESULT hr;
+        int r;
+
+        keys = secure_alloc(sizeof(Keys));
+        if (!keys)
+                return fail_errno("cannot allocate locked memory for the keys");
+        plaintext = malloc(rt->size);
+        ciphertext = malloc(rt->size);
+        readback = malloc(rt->size);
+        if (!plaintext || !ciphertext || !readback)
+                return keydctl_fail(KEYD_E_OUTOFMEMORY, "cannot allocate the buffers");
+
+        if (random_fill(keys->session_key, KEY_SIZE, GNUTLS_RND_KEY, "a session key") < 0 ||
+            random_fill(keys->content_key, KEY_SIZE, GNUTLS_RND_KEY, "a content key") < 0 ||
+            random_fill(decrypt_iv, sizeof(decrypt_iv), GNUTLS_RND_NONCE, "an IV") < 0 ||
+            random_fill(encrypt_iv, sizeof(encrypt_iv), GNUTLS_RND_NONCE, "an IV") < 0 ||
+            random_fill(plaintext, rt->size, GNUTLS_RND_NONCE, "the test data") < 0)
+                return -1;
+
+        r = negotiate(session, rt->key_exchange, keys->session_key);
+        if (r < 0)
+                return r;
+
+        hr = keyd_create_surface(session, rt->size, &surface);
+        if (KEYD_FAILED(hr))
+                return keydctl_fail(hr, "CreateSurface failed");
+        printf("%-22s %" PRIu32 " (%" PRIu32 " bytes)\n", "Surface:", surface, rt->size);
+
+        /* The data key, as keyd will derive it: the session key itself, or
+         * the content key unwrapped with it (contract section 7). */
+        if (rt->content_key)
+                aes128_ecb_encrypt_block(keys->session_key, keys->content_key, keys->data_key);
+        else
+                memcpy(keys->data_key, keys->session_key, KEY_SIZE);
+        aes_ctr_init(&keys->ctr, keys->data_key, decrypt_iv);
+        aes_ctr_apply_pattern(&keys->ctr, &rt->pattern, ciphertext, plaintext, rt->size);
+        aes_ctr_done(&keys->ctr);
+
+        t = now_sec();
+        hr = keyd_decryption_blt(session, surface, &info, rt->content_key ? KEY_SIZE : 0,
+                                 rt->content_key ? keys->content_key : NULL, sizeof(decrypt_iv), decrypt_iv,
+                                 rt->size, ciphertext);
+        t = now_sec() - t;
+        if (KEYD_FAILED(hr))
+                return keydctl_fail(hr, "DecryptionBlt failed");
+        print_rate(rt->size > KEYD_BLT_MEMFD_THRESHOLD ? "DecryptionBlt (memfd):" : "DecryptionBlt:", rt->size, t);
+
+        t = now_sec();
+        hr = keyd_encryption_blt(session, surface, sizeof(encrypt_iv), encrypt_iv, rt->size, readback);
+        t = now_sec() - t;
+        if (KEYD_FAILED(hr))
+                return keydctl_fail(hr, "EncryptionBlt failed");
+        print_rate(rt->size > KEYD_BLT_MEMFD_THRESHOLD ? "EncryptionBlt (memfd):" : "EncryptionBlt:", rt->size, t);
+
+        /* K_blt comes wrapped as AES-128-ECB(session key, K_blt). */
+        hr = keyd_get_encryption_blt_key(session, KEY_SIZE, keys->wrapped_blt_key);
+        if (KEYD_FAILED(hr))
+                return keydctl_fail(hr, "GetEncryptionBltKey failed");
+        aes128_set_decrypt_key(&keys->ecb, keys->session_key);
+        aes128_decrypt(&keys->ecb, KEY_SIZE, keys->blt_key, keys->wrapped_blt_key);
+        printf("%-22s unwrapped with the session key\n", "Read-back key:");
+
+        aes_ctr_init(&keys->ctr, keys->blt_key, encrypt_iv);
+        aes_ctr_xor(&keys->ctr, readback, readback, rt->size);
+        aes_ctr_done(&keys->ctr);
+
+        hr = keyd_destroy_surface(session, surface);
+        if (KEYD_FAILED(hr))
+                return keydctl_fail(hr, "DestroySurface failed");
+
+        diff = first_difference(plaintext, readback, rt->size);
+        if (diff >= 0) {
+                printf("%-22s MISMATCH at byte %" PRId64 " of %" PRIu32 "\n", "Result:", diff, rt->size);
+                fprintf(stderr, "keydctl: the surface read back differs from the data decrypted into it\n");
+                return -1;
+        }
+        printf("%-22s match, %" PRIu32 " bytes\n", "Result:", rt->size);
+        return 0;
+}
+
+int verb_roundtrip(const Keydctl *ctl, int argc, char *argv[]) {
+        static const struct option options[] = {
+                { "size", required_argument, NULL, 's' },
+                { "pattern", required_argument, NULL, 'p' },
+                { "content-key", no_argument, NULL, 'c' },
+                { "key-exchange", required_argument, NULL, 'k' },
+                {},
+        };
+        Roundtrip rt = { .size = DEFAULT_SIZE, .key_exchange = &KEYD_KEY_EXCHANGE_RSAES_OAEP };
+        keyd_crypto_session *session = NULL;
+        char s[KEYD_GUID_STRING_SIZE];
+        keyd_client *client;
+        HRESULT hr;
+        int c, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
+                switch (c) {
+                case 's':
+                        if (parse_size(optarg, &rt.size) < 0)
+                                return -1;
+                        break;
+                case 'p':
+                        if (parse_pattern(optarg, &rt.pattern) < 0)
+                                return -1;
+                        break;
+                case 'c':
+                        rt.content_key = true;
+                        break;
+                case 'k':
+                        if (keydctl_parse_key_exchange(optarg, &rt.key_exchange) < 0)
+                                return -1;
+                        break;
+                default:
+                        return -1;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "keydctl: roundtrip takes no arguments, got \"%s\"\n", argv[optind]);
+                return -1;
+        }
+
+        if (keydctl_open_client(ctl, &client) < 0)
+                return -1;
+
+        printf("%-22s %s\n", "Key exchange:", keydctl_guid_name(rt.key_exchange, s));
+        printf("%-22s %" PRIu32 " bytes\n", "Size:", rt.size);
+        if (rt.pattern.encrypted_bytes_at_beginning == 0 && rt.pattern.bytes_in_skip_pattern == 0 &&
+            rt.pattern.bytes_in_encrypt_pattern == 0)
+                printf("%-22s all encrypted\n", "Pattern:");
+        else if (rt.pattern.bytes_in_encrypt_pattern == 0)
+                printf("%-22s %" PRIu32 " encrypted at the start, the rest in the clear\n", "Pattern:",
+                       rt.pattern.encrypted_bytes_at_beginning);
+        else
+                printf("%-22s %" PRIu32 " encrypted at the start, then %" PRIu32 " clear / %" PRIu32
+                       " encrypted\n", "Pattern:", rt.pattern.encrypted_bytes_at_beginning,
+                       rt.pattern.bytes_in_skip_pattern, rt.pattern.bytes_in_encrypt_pattern);
+        printf("%-22s %s\n", "Data key:", rt.content_key ? "a content key wrapped with the session key"
+                                                          : "the session key");
+
+        hr = keyd_create_crypto_session(client, &KEYD_CRYPTO_TYPE_AES128_CTR, NULL, rt.key_exchange, &session);
+        if (KEYD_FAILED(hr))
+                r = keydctl_fail(hr, "CreateCryptoSession failed");
+        else {
+                printf("%-22s %s\n", "Session:", keyd_crypto_session_get_object_path(session));
+                r = roundtrip(session, &rt);
+                keyd_crypto_session_release(session);
+        }
+
+        keyd_client_close(client);
+        return r;
+}
