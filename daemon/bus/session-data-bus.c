@@ -298,6 +298,9 @@ int method_execute_hw_protection_function(sd_bus_message *message, void *userdat
         r = session_check_owner(s, message, error);
         if (r < 0)
                 return r;
+        if (call.input_size > KEYD_AY_MAX)
+                return bus_error_setf(error, -EINVAL, "input is %zu bytes; an ay argument takes at most %u",
+                                      call.input_size, KEYD_AY_MAX);
 
         r = session_execute_hw_protection(s, &call, &result, error);
         if (r < 0)
