@@ -49,7 +49,7 @@ static struct {
         .notify_fd = -1,
 };
 
-_Noreturn static void die(const char *fmt, ...) {
+_Noreturn _printf_(1, 2) static void die(const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
@@ -60,7 +60,7 @@ _Noreturn static void die(const char *fmt, ...) {
         abort();
 }
 
-static char *xasprintf(const char *fmt, ...) {
+_printf_(1, 2) static char *xasprintf(const char *fmt, ...) {
         va_list ap;
         char *s;
         int r;
@@ -182,20 +182,21 @@ static void kill_and_reap(pid_t *pid) {
 
 /* ---- the bus ---- */
 
-static const char bus_config_template[] =
-        "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-        " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-        "<busconfig>\n"
-        "  <type>system</type>\n"
-        "  <listen>unix:path=%s/bus</listen>\n"
-        "  <auth>EXTERNAL</auth>\n"
-        "  <policy context=\"default\">\n"
-        "    <allow user=\"*\"/>\n"
-        "    <allow own=\"*\"/>\n"
-        "    <allow send_destination=\"*\" eavesdrop=\"false\"/>\n"
-        "    <allow receive_sender=\"*\"/>\n"
-        "  </policy>\n"
-        "</busconfig>\n";
+/* A format: %s is the run directory. */
+#define BUS_CONFIG_TEMPLATE \
+        "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n" \
+        " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n" \
+        "<busconfig>\n" \
+        "  <type>system</type>\n" \
+        "  <listen>unix:path=%s/bus</listen>\n" \
+        "  <auth>EXTERNAL</auth>\n" \
+        "  <policy context=\"default\">\n" \
+        "    <allow user=\"*\"/>\n" \
+        "    <allow own=\"*\"/>\n" \
+        "    <allow send_destination=\"*\" eavesdrop=\"false\"/>\n" \
+        "    <allow receive_sender=\"*\"/>\n" \
+        "  </policy>\n" \
+        "</busconfig>\n"
 
 static int read_line(int fd, char *buf, size_t size, uint64_t timeout_usec) {
         uint64_t deadline = harness_now_usec() + timeout_usec;
@@ -235,7 +236,7 @@ static int read_line(int fd, char *buf, size_t size, uint64_t timeout_usec) {
 
 const char *harness_start_bus(void) {
         const char *dbus_daemon = getenv("DBUS_DAEMON");
-        _cleanup_free_ char *config_path = NULL, *config = NULL, *print_address = NULL;
+        _cleanup_free_ char *config_path = NULL, *config = NULL;
         char address[4096];
         int pipefd[2];
         pid_t parent = getpid(), pid;
@@ -254,7 +255,7 @@ const char *harness_start_bus(void) {
         if (!mkdtemp(H.run_dir))
                 die("cannot make %s: %m", H.run_dir);
 
-        config = xasprintf(bus_config_template, H.run_dir);
+        config = xasprintf(BUS_CONFIG_TEMPLATE, H.run_dir);
         config_path = xasprintf("%s/bus.conf", H.run_dir);
         f = fopen(config_path, "we");
         if (!f || fputs(config, f) < 0 || fclose(f) != 0)

@@ -19,11 +19,12 @@
 
 #define ERROR_INVALID_ARG "org.keyd.KeyBroker1.Error.InvalidArg"
 #define ERROR_ACCESS_DENIED "org.keyd.KeyBroker1.Error.AccessDenied"
-#define ERROR_OUT_OF_MEMORY "org.keyd.KeyBroker1.Error.OutOfMemory"
+#define ERROR_INVALID_CALL "org.keyd.KeyBroker1.Error.InvalidCall"
 
 #define AES128_CTR "9b6bd711-4f74-41c9-9e7b-0be2d7d93b4f"
 #define H264 "1b81be68-a0c7-11d3-b984-00c04f2e73c5"
 #define RSAES_OAEP "c1949895-d72a-4a1d-8e5d-ed857d171520"
+#define HW_PROTECTION "b1170d8a-628d-4da3-ad3b-82ddb08b4970"
 
 static void setup(void) {
         start_bus_and_keyd(NULL);
@@ -339,6 +340,66 @@ START_TEST(test_malformed_guids_raw) {
 }
 END_TEST
 
+/* ---- calls not allowed for the session's key exchange type ---- */
+
+static char *create_session_raw(sd_bus *bus, const char *key_exchange) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        const char *path;
+        char *copy;
+        int r;
+
+        r = sd_bus_call_method(bus, KEYD_BUS_NAME, KEYD_MANAGER_PATH, KEYD_MANAGER_INTERFACE, "CreateCryptoSession",
+                               &error, &reply, "sss", AES128_CTR, "", key_exchange);
+        ck_assert_msg(r >= 0, "CreateCryptoSession: %s", error.message);
+        ck_assert_int_gt(sd_bus_message_read(reply, "o", &path), 0);
+        copy = strdup(path);
+        ck_assert_ptr_nonnull(copy);
+        sd_bus_message_unref(reply);
+        sd_bus_error_free(&error);
+        return copy;
+}
+
+START_TEST(test_wrong_key_exchange_type_raw) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *hw = NULL, *oaep = NULL;
+        uint8_t data[MODULUS_SIZE];
+        sd_bus_message *m = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        ck_assert_int_eq(harness_open_bus(&bus), 0);
+        hw = create_session_raw(bus, HW_PROTECTION);
+        oaep = create_session_raw(bus, RSAES_OAEP);
+
+        /* Contract section 4: InvalidCall, not InvalidArg. */
+        random_bytes(data, sizeof(data));
+        ck_assert_int_ge(sd_bus_message_new_method_call(bus, &m, KEYD_BUS_NAME, hw, KEYD_SESSION_INTERFACE,
+                                                        "NegotiateCryptoSessionKeyExchange"),
+                         0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', data, sizeof(data)), 0);
+        ck_assert_int_lt(sd_bus_call(bus, m, 0, &error, NULL), 0);
+        ck_assert_str_eq(error.name, ERROR_INVALID_CALL);
+        ck_assert_msg(strncmp(error.message, "0x887A0001: ", 12) == 0, "%s", error.message);
+        sd_bus_error_free(&error);
+        m = sd_bus_message_unref(m);
+
+        expect_error(bus, hw, KEYD_SESSION_INTERFACE, "GetCertificate", ERROR_INVALID_CALL, "0x887A0001: ", "");
+        expect_error(bus, oaep, KEYD_SESSION_INTERFACE, "ExecuteHWProtectionFunction", ERROR_INVALID_CALL,
+                     "0x887A0001: ", "uuayu", 1, 0, 4, "abcd", 64);
+
+        /* Both sessions still answer their own calls. */
+        ck_assert_int_ge(sd_bus_call_method(bus, KEYD_BUS_NAME, hw, KEYD_SESSION_INTERFACE,
+                                            "CheckCryptoSessionStatus", NULL, NULL, ""),
+                         0);
+        ck_assert_int_ge(sd_bus_call_method(bus, KEYD_BUS_NAME, oaep, KEYD_SESSION_INTERFACE, "GetCertificate", NULL,
+                                            NULL, ""),
+                         0);
+        /* Leaving with both open: keyd drops them. */
+        bus = sd_bus_flush_close_unref(bus);
+        assert_keyd_healthy();
+}
+END_TEST
+
 /* ---- ownership ---- */
 
 START_TEST(test_other_connection) {
@@ -624,6 +685,7 @@ static Suite *bad_input_suite(void) {
         tcase_add_test(tc, test_wrong_data_size);
         tcase_add_test(tc, test_bad_ciphertexts_one_message);
         tcase_add_test(tc, test_malformed_guids_raw);
+        tcase_add_test(tc, test_wrong_key_exchange_type_raw);
         tcase_add_test(tc, test_other_connection);
         tcase_add_test(tc, test_closed_session);
         tcase_add_test(tc, test_null_pointers);
