@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -18,10 +20,26 @@ int log_get_max_level(void) {
         return max_level;
 }
 
+/* systemd sets JOURNAL_STREAM to "DEVICE:INODE" of the stream it connects
+ * to stdout and stderr. Only while stderr still is that stream do lines go
+ * to the journal; a stderr redirected to a file or a terminal gets lines for
+ * people, even with the variable inherited. */
+static bool stderr_is_journal(void) {
+        const char *e = getenv("JOURNAL_STREAM");
+        unsigned long long dev, ino;
+        struct stat st;
+        int n = 0;
+
+        if (isempty(e) || sscanf(e, "%llu:%llu%n", &dev, &ino, &n) != 2 || e[n] != 0)
+                return false;
+        if (fstat(STDERR_FILENO, &st) < 0)
+                return false;
+        return (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
+}
+
 void log_open(void) {
-        /* systemd sets JOURNAL_STREAM when stderr is connected to the journal;
-         * then the "<N>" prefix carries the priority and no timestamp is needed. */
-        journal_stream = !isempty(getenv("JOURNAL_STREAM"));
+        /* Under journald the "<N>" prefix carries the priority and no timestamp is needed. */
+        journal_stream = stderr_is_journal();
 }
 
 int log_level_from_string(const char *s) {
