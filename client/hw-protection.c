@@ -70,16 +70,11 @@ static HRESULT check_reply_fits(const HwProtectionReply *reply,
         return KEYD_S_OK;
 }
 
-HRESULT keyd_hw_protection_negotiate(keyd_crypto_session *session, uint32_t DataSize, void *pData) {
+HRESULT keyd_hw_protection_check_args(uint32_t DataSize, const void *pData, uint64_t *ret_input_size) {
         static const char method[] = "NegotiateCryptoSessionKeyExchange";
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        keyd_key_exchange_hw_protection_data *data = pData;
-        keyd_key_exchange_hw_protection_input_data *in;
-        keyd_key_exchange_hw_protection_output_data *out;
-        HwProtectionReply result = {};
-        uint64_t input_size, start, round_trip;
-        HRESULT hr;
-        int r;
+        const keyd_key_exchange_hw_protection_data *data = pData;
+        const keyd_key_exchange_hw_protection_input_data *in;
+        uint64_t input_size;
 
         if (!pData)
                 return keyd_session_fail_null(method, "pData");
@@ -89,10 +84,9 @@ HRESULT keyd_hw_protection_negotiate(keyd_crypto_session *session, uint32_t Data
                                            "is a keyd_key_exchange_hw_protection_data of %zu bytes",
                                            method, DataSize, sizeof(keyd_key_exchange_hw_protection_data));
         in = data->pInputData;
-        out = data->pOutputData;
         if (!in)
                 return keyd_session_fail_null(method, "pInputData");
-        if (!out)
+        if (!data->pOutputData)
                 return keyd_session_fail_null(method, "pOutputData");
 
         input_size = (uint64_t) in->PrivateDataSize + in->HWProtectionDataSize;
@@ -102,32 +96,29 @@ HRESULT keyd_hw_protection_negotiate(keyd_crypto_session *session, uint32_t Data
                                            " + HWProtectionDataSize %" PRIu32 "); keyd takes at most %u",
                                            method, input_size, in->PrivateDataSize, in->HWProtectionDataSize,
                                            KEYD_MAX_ARRAY_SIZE);
+        *ret_input_size = input_size;
+        return KEYD_S_OK;
+}
 
-        KEYD_CLIENT_LOCK_GUARD(session->client);
-        hr = keyd_session_check_open(session, method);
-        if (KEYD_FAILED(hr))
-                return hr;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+int keyd_hw_protection_append_call(sd_bus_message *m, const keyd_key_exchange_hw_protection_data *data,
+                                   uint64_t input_size) {
+        int r;
 
-        r = keyd_session_new_call(session, &m, "ExecuteHWProtectionFunction");
-        if (r >= 0)
-                /* DRM commands may carry secrets: sd-bus wipes the message when it frees it. */
-                r = sd_bus_message_sensitive(m);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "uu", data->HWProtectionFunctionID, in->PrivateDataSize);
-        if (r >= 0)
-                r = sd_bus_message_append_array(m, 'y', in->pbInput, (size_t) input_size);
-        if (r >= 0)
-                r = sd_bus_message_append(m, "u", out->MaxHWProtectionDataSize);
+        r = sd_bus_message_append(m, "uu", data->HWProtectionFunctionID, data->pInputData->PrivateDataSize);
         if (r < 0)
-                return keyd_fail_call(KEYD_CALL_SESSION, r, NULL, method);
-
-        start = now_100ns();
-        r = keyd_client_call(session->client, m, &reply, &error);
-        round_trip = now_100ns() - start;
+                return r;
+        r = sd_bus_message_append_array(m, 'y', data->pInputData->pbInput, (size_t) input_size);
         if (r < 0)
-                return keyd_fail_call(KEYD_CALL_SESSION, r, &error, method);
-        (void) sd_bus_message_sensitive(reply);
+                return r;
+        return sd_bus_message_append(m, "u", data->pOutputData->MaxHWProtectionDataSize);
+}
+
+HRESULT keyd_hw_protection_apply_reply(sd_bus_message *reply, keyd_key_exchange_hw_protection_data *data,
+                                       uint64_t round_trip, const char *method) {
+        keyd_key_exchange_hw_protection_output_data *out = data->pOutputData;
+        HwProtectionReply result = {};
+        HRESULT hr;
+        int r;
 
         r = read_reply(reply, &result);
         if (r < 0)
@@ -146,4 +137,41 @@ HRESULT keyd_hw_protection_negotiate(keyd_crypto_session *session, uint32_t Data
         out->TransportTime = round_trip > result.execution_time ? round_trip - result.execution_time : 0;
         data->Status = (HRESULT) result.status;
         return KEYD_S_OK;
+}
+
+HRESULT keyd_hw_protection_negotiate(keyd_crypto_session *session, uint32_t DataSize, void *pData) {
+        static const char method[] = "NegotiateCryptoSessionKeyExchange";
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        keyd_key_exchange_hw_protection_data *data = pData;
+        uint64_t input_size, start, round_trip;
+        HRESULT hr;
+        int r;
+
+        hr = keyd_hw_protection_check_args(DataSize, pData, &input_size);
+        if (KEYD_FAILED(hr))
+                return hr;
+
+        KEYD_CLIENT_LOCK_GUARD(session->client);
+        hr = keyd_session_check_open(session, method);
+        if (KEYD_FAILED(hr))
+                return hr;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+
+        r = keyd_session_new_call(session, &m, "ExecuteHWProtectionFunction");
+        if (r >= 0)
+                /* DRM commands may carry secrets: sd-bus wipes the message when it frees it. */
+                r = sd_bus_message_sensitive(m);
+        if (r >= 0)
+                r = keyd_hw_protection_append_call(m, data, input_size);
+        if (r < 0)
+                return keyd_fail_call(KEYD_CALL_SESSION, r, NULL, method);
+
+        start = now_100ns();
+        r = keyd_client_call(session->client, m, &reply, &error);
+        round_trip = now_100ns() - start;
+        if (r < 0)
+                return keyd_fail_call(KEYD_CALL_SESSION, r, &error, method);
+        (void) sd_bus_message_sensitive(reply);
+
+        return keyd_hw_protection_apply_reply(reply, data, round_trip, method);
 }

@@ -23,3 +23,13 @@ int keyd_session_new_call(keyd_crypto_session *s, sd_bus_message **ret, const ch
 /* keyd_negotiate_crypto_session_key_exchange() on a HW_PROTECTION session:
  * pData is a keyd_key_exchange_hw_protection_data. */
 HRESULT keyd_hw_protection_negotiate(keyd_crypto_session *session, uint32_t DataSize, void *pData);
+
+/* Its three steps that touch no bus (tests/fuzz/fuzz-hw-protection drives
+ * them): check the caller's structures (the input's size in
+ * *ret_input_size); append ExecuteHWProtectionFunction's arguments to m from
+ * them; read keyd's reply into them, writing nothing unless it fits. */
+HRESULT keyd_hw_protection_check_args(uint32_t DataSize, const void *pData, uint64_t *ret_input_size);
+int keyd_hw_protection_append_call(sd_bus_message *m, const keyd_key_exchange_hw_protection_data *data,
+                                   uint64_t input_size);
+HRESULT keyd_hw_protection_apply_reply(sd_bus_message *reply, keyd_key_exchange_hw_protection_data *data,
+                                       uint64_t round_trip, const char *method);
