@@ -21,6 +21,7 @@
  * message.
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gnutls/crypto.h>
@@ -184,6 +185,31 @@ static int rename_noreplace(int dir_fd, const char *tmp, const char *name) {
                 return negative_errno();
         (void) unlinkat(dir_fd, tmp, 0);
         return 0;
+}
+
+/* A keyd killed between creating a temporary file and renaming it leaves
+ * the temporary behind: never read, but it may hold (part of) a private
+ * key. Remove such leftovers of earlier runs before anything is written.
+ * Best effort: a directory we cannot clean is no reason not to start. */
+static void remove_stale_temporaries(int dir_fd) {
+        static const char *const prefixes[] = { ".#" DEVICE_KEY_FILE ".", ".#" DEVICE_CERT_FILE "." };
+        struct dirent *de;
+        int fd;
+        DIR *d;
+
+        fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        d = fdopendir(fd);
+        if (!d) {
+                close(fd);
+                return;
+        }
+        while ((de = readdir(d)))
+                for (size_t i = 0; i < ELEMENTSOF(prefixes); i++)
+                        if (strncmp(de->d_name, prefixes[i], strlen(prefixes[i])) == 0)
+                                (void) unlinkat(dir_fd, de->d_name, 0);
+        closedir(d);
 }
 
 /* Write a new state file: temporary file (O_EXCL, mode), fsync, rename
@@ -604,6 +630,8 @@ int device_key_load_or_create(const char *state_dir, unsigned bits,
         if (dir_fd < 0)
                 return set_error(error_message, negative_errno(), "%s: cannot open the state directory: %s",
                                  state_dir, strerror(errno));
+
+        remove_stale_temporaries(dir_fd);
 
         r = read_state_file(dir_fd, state_dir, DEVICE_KEY_FILE, true, &key_file, error_message);
         if (r == -ENOENT) {
