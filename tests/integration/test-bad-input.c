@@ -75,7 +75,7 @@ START_TEST(test_wrong_data_size) {
         static const uint32_t sizes[] = { 0, 1, 255, 257, 512, 1024 * 1024 };
         keyd_client *c = open_client();
         keyd_crypto_session *s = create_session(c, &KEYD_KEY_EXCHANGE_RSAES_OAEP);
-        uint8_t *data = malloc(1024 * 1024);
+        uint8_t *data = calloc(1, 1024 * 1024);
 
         ck_assert_ptr_nonnull(data);
         for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
@@ -385,7 +385,7 @@ START_TEST(test_wrong_key_exchange_type_raw) {
 
         expect_error(bus, hw, KEYD_SESSION_INTERFACE, "GetCertificate", ERROR_INVALID_CALL, "0x887A0001: ", "");
         expect_error(bus, oaep, KEYD_SESSION_INTERFACE, "ExecuteHWProtectionFunction", ERROR_INVALID_CALL,
-                     "0x887A0001: ", "uuayu", 1, 0, 4, "abcd", 64);
+                     "0x887A0001: ", "uuayu", 1, 0, 4, 'a', 'b', 'c', 'd', 64);
 
         /* Both sessions still answer their own calls. */
         ck_assert_int_ge(sd_bus_call_method(bus, KEYD_BUS_NAME, hw, KEYD_SESSION_INTERFACE,
