@@ -549,3 +549,34 @@ void secure_memory_install_gmp(void) {
         gmp_default_free = f;
         mp_set_memory_functions(gmp_alloc, gmp_realloc, gmp_free);
 }
+
+#ifdef KEYD_TEST_HOOKS
+SecureBlockState secure_memory_test_block_state(const void *p, size_t size) {
+        const uint8_t *u = p;
+        const BlockHeader *h;
+        SecureBlockState state;
+        uint8_t any = 0;
+        Region *r;
+
+        pool_lock();
+        r = region_find(p);
+        /* A large block's mapping is gone (or now someone else's): the kernel
+         * has it, wiped by unmap_locked() before. */
+        if (!r || r->inherited || r->size_class == CLASS_LARGE || u < r->base + HEADER_SIZE ||
+            (size_t) (u - HEADER_SIZE - r->base) % class_block_size(r->size_class) != 0 ||
+            size > class_block_size(r->size_class) - HEADER_SIZE)
+                state = SECURE_BLOCK_UNMAPPED;
+        else {
+                h = (const BlockHeader *) (u - HEADER_SIZE);
+                if (h->magic == MAGIC_LIVE)
+                        state = SECURE_BLOCK_REUSED;
+                else {
+                        for (size_t i = 0; i < size; i++)
+                                any |= u[i];
+                        state = any ? SECURE_BLOCK_FREE_DIRTY : SECURE_BLOCK_FREE_ZERO;
+                }
+        }
+        pool_unlock();
+        return state;
+}
+#endif

@@ -32,6 +32,19 @@ void secure_wipe(void *p, size_t n);
 /* Constant-time equality: 1 when equal, 0 otherwise; time depends on n only. */
 int secure_memeq(const void *a, const void *b, size_t n);
 
+#ifdef KEYD_TEST_HOOKS
+/* Test builds only (meson -Dtest_hooks=true): what became of the block at p
+ * (size bytes) that secure_free() released, as the allocator sees it now. */
+typedef enum SecureBlockState {
+        SECURE_BLOCK_FREE_ZERO,   /* still free, and every byte of it is zero */
+        SECURE_BLOCK_FREE_DIRTY,  /* still free, but not wiped: a bug */
+        SECURE_BLOCK_REUSED,      /* handed out again since: nothing to tell */
+        SECURE_BLOCK_UNMAPPED,    /* its own mapping went back to the kernel (large blocks) */
+} SecureBlockState;
+
+SecureBlockState secure_memory_test_block_state(const void *p, size_t size);
+#endif
+
 static inline void secure_freep(void *p) {
         secure_free(*(void **) p);
 }

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "manager.h"
 #include "session/client.h"
+#include "test-hooks.h"
 
 int manager_new(const ManagerConfig *config, Manager **ret) {
         Manager *m;
@@ -167,6 +168,11 @@ int manager_start(Manager *m) {
         r = session_bus_register(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the session objects: %m");
+#ifdef KEYD_TEST_HOOKS
+        r = test_hooks_register(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the test hooks: %m");
+#endif
 
         /* Objects first, then the name: a caller who sees the name finds them. */
         r = sd_bus_request_name(m->bus, KEYD_BUS_NAME, 0);

@@ -18,6 +18,7 @@
 #include "session/session.h"
 #include "software-data.h"
 #include "software-secrets.h"
+#include "test-hooks.h"
 
 #define SOFTWARE_CAPS                                                                            \
         (KEYD_CONTENT_PROTECTION_CAPS_SOFTWARE | KEYD_CONTENT_PROTECTION_CAPS_PARTIAL_DECRYPTION | \
@@ -120,6 +121,9 @@ static int software_session_open(Backend *b, Session *s, sd_bus_error *error) {
 
 static void software_session_close(Backend *b, Session *s) {
         /* secure_free wipes the session key, the read-back key and all else. */
+#ifdef KEYD_TEST_HOOKS
+        test_hooks_secrets_freed(s->id, s->backend_data, sizeof(SessionSecrets));
+#endif
         s->backend_data = secure_free(s->backend_data);
 }
 

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Debug hooks for tests, compiled only with meson -Dtest_hooks=true
+ * (KEYD_TEST_HOOKS); a release keyd has none of this, not even the
+ * interface name. They answer one question a test cannot ask from outside:
+ * is a closed session's key material really gone from keyd's memory?
+ *
+ * org.keyd.KeyBroker1.Test on /org/keyd/KeyBroker1, callable only by keyd's
+ * own user:
+ *
+ * - GetFreedSecrets() -> a(tbs): for each session whose secrets block was
+ *   released (the latest 256): its id, whether the block held anything
+ *   non-zero just before the release (so that "zero" afterwards means
+ *   something), and what the allocator says of the block now: "zero" (still
+ *   free, all zero), "dirty" (still free, NOT wiped), "reused" (handed out
+ *   again: nothing to tell), "unmapped".
+ * - CountPattern(ay masked, ay mask) -> (u count, t bytes_scanned): how often
+ *   the 16-byte pattern masked XOR mask occurs anywhere in keyd's writable
+ *   memory (heap, stacks, locked memory, sd-bus buffers...), read through
+ *   /proc/self/mem. The caller sends the pattern masked, and keyd compares
+ *   byte by byte without ever writing it down, so asking does not plant the
+ *   key it asks about. */
+
+#ifdef KEYD_TEST_HOOKS
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct Manager Manager;
+
+int test_hooks_register(Manager *m);
+
+/* Called by a backend right before it releases a session's secrets block. */
+void test_hooks_secrets_freed(uint64_t session_id, const void *p, size_t size);
+
+#endif
