@@ -39,6 +39,7 @@ static struct {
         pid_t bus_pid;
         pid_t keyd_pid;
         int keyd_exit_status;   /* of the last keyd reaped, -1 while one runs */
+        bool keyd_status_judged; /* the test reaped it (harness_kill_keyd...) and judged its status */
         int notify_fd;
         char *notify_path;
         char *keyd_log_path;
@@ -527,6 +528,7 @@ int harness_start_keyd(const char *const *extra_args) {
         close(logfd);
         H.keyd_pid = pid;
         H.keyd_exit_status = -1;
+        H.keyd_status_judged = false;
 
         r = harness_wait_notify("READY=1", HARNESS_READY_TIMEOUT_USEC);
         if (r < 0) {
@@ -557,6 +559,7 @@ int harness_kill_keyd(int sig, uint64_t timeout_usec) {
         }
         H.keyd_pid = -1;
         H.keyd_exit_status = r;
+        H.keyd_status_judged = true;
         return r;
 }
 
@@ -569,6 +572,7 @@ int harness_wait_keyd_exit(uint64_t timeout_usec) {
         if (r >= 0) {
                 H.keyd_pid = -1;
                 H.keyd_exit_status = r;
+                H.keyd_status_judged = true;
         }
         return r;
 }
@@ -581,12 +585,51 @@ char *harness_keyd_log(void) {
         return harness_read_file(H.keyd_log_path, &size);
 }
 
+static bool crash_status(int status) {
+        return status == 128 + SIGABRT || status == 128 + SIGSEGV || status == 128 + SIGBUS ||
+               status == 128 + SIGILL || status == 128 + SIGFPE;
+}
+
+/* Stop keyd as systemd does (SIGTERM) and judge how it ends: a keyd still
+ * serving must exit 0 (under ASan, LeakSanitizer makes a leaking keyd
+ * abort at exit: that fails the test here), one on a bus that is gone may
+ * exit with an error, and no keyd may ever have crashed. Exits the test
+ * process (failing the test) otherwise. */
+static void stop_keyd_judged(void) {
+        bool bus_up = H.bus_pid > 0 && waitpid(H.bus_pid, NULL, WNOHANG) == 0;
+        const char *why = NULL;
+        int status = H.keyd_exit_status, st;
+
+        if (H.keyd_pid > 0 && waitpid(H.keyd_pid, &st, WNOHANG) == H.keyd_pid) {
+                /* It ended by itself before the test was over. */
+                H.keyd_pid = -1;
+                status = exit_status(st);
+        } else if (H.keyd_pid > 0) {
+                (void) kill(H.keyd_pid, SIGCONT); /* a test may have stopped it */
+                status = harness_kill_keyd(SIGTERM, HARNESS_STOP_TIMEOUT_USEC);
+                H.keyd_status_judged = false;
+                if (status == -ETIMEDOUT)
+                        why = "did not exit on SIGTERM";
+                else if (status != 0 && bus_up)
+                        why = "exited with an error on SIGTERM (expected 0)";
+        }
+        if (!why && !H.keyd_status_judged && status >= 0 && crash_status(status))
+                why = "crashed";
+        if (why) {
+                _cleanup_free_ char *log = harness_keyd_log();
+                fprintf(stderr, "harness: keyd %s: status %d; its log:\n%s\n", why, status, log ?: "(none)");
+                harness_stop_bus();
+                close_notify_socket();
+                _exit(EXIT_FAILURE);
+        }
+}
+
 void harness_stop(void) {
         if (H.keyd_pid > 0 && getenv("KEYD_ITEST_VERBOSE")) {
                 _cleanup_free_ char *log = harness_keyd_log();
                 fprintf(stderr, "---- keyd log ----\n%s------------------\n", log ?: "");
         }
-        kill_and_reap(&H.keyd_pid);
+        stop_keyd_judged();
         harness_stop_bus();
         close_notify_socket();
 }

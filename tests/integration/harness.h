@@ -20,6 +20,10 @@
 #include <sys/types.h>
 #include <systemd/sd-bus.h>
 
+/* How long keyd may take to exit on SIGTERM when a test is over: under
+ * ASan, LeakSanitizer checks the whole heap at exit. */
+#define HARNESS_STOP_TIMEOUT_USEC (60ULL * 1000ULL * 1000ULL)
+
 /* Generous: the first keyd of a binary generates an RSA key. */
 #define HARNESS_READY_TIMEOUT_USEC (30ULL * 1000ULL * 1000ULL)
 
@@ -66,7 +70,10 @@ const char *harness_state_dir(void);
 /* The harness's temporary directory (for files a test writes). */
 const char *harness_tmpdir(void);
 
-/* Stop keyd and the bus (for the per-test teardown). */
+/* Stop keyd and the bus (for the per-test teardown). keyd gets SIGTERM and
+ * must exit 0 (a leak under ASan makes it fail), unless the test stopped
+ * the bus; a keyd that crashed at any point fails the test too: the test
+ * process exits with EXIT_FAILURE then, after printing keyd's log. */
 void harness_stop(void);
 
 /* A new connection to the private bus (Hello done), for raw calls. */
