@@ -196,6 +196,7 @@ typedef struct Builder {
         const ByteSource *src;
         const BuilderConfig *config;
         unsigned budget;      /* values left to append, so nested arrays cannot explode */
+        bool huge;
 } Builder;
 
 static void random_text(Builder *b, char *buf, size_t size) {
@@ -258,6 +259,8 @@ static int append_byte_array(Builder *b, sd_bus_message *m) {
         data = calloc(1, size ?: 1);
         if (!data)
                 return -ENOMEM;
+        if (size > BUILDER_AY_MAX)
+                b->huge = true;
         /* Random bytes up front; the tail of big arrays stays zero (cheap). */
         head = size < 512 ? size : 512;
         b->src->fill(b->src->userdata, data, head);
@@ -552,6 +555,7 @@ int builder_new_call(sd_bus *bus, const char *destination, const ByteSource *src
                 return 0;
 
         ret->is_create = strcmp(member, "CreateCryptoSession") == 0 && strcmp(signature, "sss") == 0;
+        ret->huge = b.huge;
         ret->member = sd_bus_message_get_member(m);
         ret->message = m;
         m = NULL;

@@ -42,6 +42,7 @@ typedef struct BuiltCall {
         sd_bus_message *message;
         const char *member;     /* points into the message */
         bool is_create;         /* a well-formed CreateCryptoSession */
+        bool huge;              /* holds an ay over BUILDER_AY_MAX */
 } BuiltCall;
 
 uint8_t source_u8(const ByteSource *src);
