@@ -97,7 +97,9 @@ if [[ $KEYD_PREFIX == /usr ]]; then
         expect_eq "activation dir is dbus's" "$KEYD_DBUS_SERVICESDIR" \
                 "$(pkg-config --variable=system_bus_services_dir dbus-1)"
         expect_eq "policy dir is the one dbus-daemon reads" "$KEYD_DBUS_POLICYDIR" /usr/share/dbus-1/system.d
-        grep -q '<includedir>/usr/share/dbus-1/system.d</includedir>' /usr/share/dbus-1/system.conf ||
+        # <includedir> may be relative to the configuration file's directory.
+        sed -n 's|.*<includedir>\(.*\)</includedir>.*|\1|p' /usr/share/dbus-1/system.conf |
+                sed 's|^\([^/]\)|/usr/share/dbus-1/\1|' | grep -q -x -F /usr/share/dbus-1/system.d ||
                 fail "this dbus-daemon does not read /usr/share/dbus-1/system.d"
 fi
 
