@@ -174,7 +174,7 @@ static void *map_locked(size_t length) {
         if (p == MAP_FAILED)
                 return NULL;
 
-        if (mlock(p, length) < 0) {
+        if (secure_lock_pages(p, length) < 0) {
                 r = ENOMEM; /* EPERM/EAGAIN from mlock all mean "no locked memory for you" */
                 goto fail;
         }

@@ -7,6 +7,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "macro.h"
 
@@ -25,6 +27,14 @@ void secure_memory_install_gmp(void);
 
 /* Bytes handed out and not yet freed (for tests and status). */
 size_t secure_memory_in_use(void);
+
+/* mlock(2) itself, as a system call. The sanitizer runtimes (ASan...)
+ * replace mlock() with a no-op that reports success, and keyd's promise
+ * that key memory never reaches swap must hold, and be tested, in the
+ * sanitizer build too. -1 with errno set on failure, like mlock(). */
+static inline int secure_lock_pages(void *p, size_t n) {
+        return (int) syscall(SYS_mlock, p, n);
+}
 
 /* Wipe that the compiler may not optimise away. */
 void secure_wipe(void *p, size_t n);

@@ -17,7 +17,7 @@ static uint8_t *protected_pages_new(size_t size) {
         void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED)
                 return NULL;
-        if (mlock(p, size) < 0) {
+        if (secure_lock_pages(p, size) < 0) {
                 int saved = errno;
                 munmap(p, size);
                 errno = saved;

@@ -119,6 +119,12 @@ static void make_rsa_identity(unsigned bits, TestIdentity *id) {
         gnutls_x509_privkey_deinit(key);
 }
 
+static void identity_clear(TestIdentity *id) {
+        gnutls_free(id->der.data);
+        rsa_public_key_clear(&id->pub);
+        rsa_private_key_clear(&id->priv);
+}
+
 static void make_ecdsa_certificate(gnutls_datum_t *ret_der) {
         gnutls_x509_privkey_t key;
 
@@ -345,6 +351,7 @@ START_TEST(test_wrong_certificate) {
         ck_assert_int_eq(unwrap(&rsa2048, OAEP_HASH_SHA512, ct, sizeof(ct), out, sizeof(out)), -1);
         ck_assert_int_eq(unwrap(&other, OAEP_HASH_SHA512, ct, sizeof(ct), out, sizeof(out)), KEY_SIZE);
         ck_assert_mem_eq(out, key, KEY_SIZE);
+        identity_clear(&other);
 }
 END_TEST
 
