@@ -103,4 +103,17 @@ outside=$(comm -23 "$tmp/used" "$tmp/allowed" | grep -v -x execve || true)
 [[ -z $outside ]] || fail "keyd made system calls the unit's SystemCallFilter= denies: $(echo "$outside" | tr '\n' ' ')"
 ok "all $(wc -l <"$tmp/used") system calls keyd made are allowed by the unit"
 
+# RestrictAddressFamilies=AF_UNIX and PrivateNetwork=: only unix sockets.
+families=$(sed -n -E 's/^[0-9]+ +socket\(([A-Z0-9_]+),.*/\1/p' "$tmp"/trace.* | sort -u)
+[[ $families == AF_UNIX ]] || fail "keyd opened sockets of families: $families"
+ok "keyd opens AF_UNIX sockets only"
+
+# ProtectSystem=strict: what keyd opens for writing by absolute path is in
+# its state directory (the device key is written relative to it, by fd).
+writes=$(sed -n -E 's/^[0-9]+ +open(at)?\((AT_FDCWD, )?"(\/[^"]*)", [^)]*(O_WRONLY|O_RDWR|O_CREAT).*/\3/p' "$tmp"/trace.* |
+        grep -v -E "^$tmp/state(/|\$)|^/dev/null\$" || true)
+[[ -z $writes ]] || fail "keyd opened for writing outside its state directory: $writes"
+grep -q -E 'openat\([0-9]+, "\.#device-key' "$tmp/trace.1" || fail "the first keyd did not write its device key"
+ok "keyd writes only in its state directory"
+
 echo "PASS: system call filter"
