@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <endian.h>
+#include <nettle/memxor.h>
 #include <string.h>
 
 #include "aes-ctr.h"
@@ -24,9 +26,10 @@ void aes_ctr_done(AesCtr *c) {
 }
 
 static void counter_block_at(const AesCtr *c, uint64_t block, uint8_t out[16]) {
+        uint64_t be = htobe64(block);
+
         memcpy(out, c->iv, 8);
-        for (unsigned i = 0; i < 8; i++)
-                out[15 - i] = (uint8_t) (block >> (8 * i));
+        memcpy(out + 8, &be, 8);
 }
 
 /* Make n_blocks keystream blocks from c->block on (the count wraps mod 2^64). */
@@ -37,9 +40,14 @@ static void make_keystream(AesCtr *c, uint8_t *out, size_t n_blocks) {
         c->block += n_blocks;
 }
 
+/* nettle's memxor goes a word (SSE2 vector) at a time. The byte loop that
+ * was here and the byte-wise counter above cost more than the AES itself:
+ * keyd-bench measured ~1.2 GB/s against nettle's ctr_crypt at ~4.5 GB/s. */
 static void xor_bytes(uint8_t *dst, const uint8_t *src, const uint8_t *ks, size_t n) {
-        for (size_t i = 0; i < n; i++)
-                dst[i] = src[i] ^ ks[i];
+        if (dst == src)
+                memxor(dst, ks, n);
+        else
+                memxor3(dst, src, ks, n);
 }
 
 void aes_ctr_xor(AesCtr *c, uint8_t *dst, const uint8_t *src, size_t n) {
