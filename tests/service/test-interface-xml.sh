@@ -44,6 +44,8 @@ import sys
 import xml.etree.ElementTree as ET
 
 PREFIX = "org.keyd.KeyBroker1."
+# Only in builds with -Dtest_hooks=true (daemon/test-hooks.h); never installed.
+TEST_ONLY = {"org.keyd.KeyBroker1.Test"}
 
 
 def canon(elem):
@@ -59,7 +61,8 @@ def canon(elem):
 
 def keyd_interfaces(path):
     root = ET.parse(path).getroot()
-    return {i.get("name"): i for i in root.iter("interface") if i.get("name").startswith(PREFIX)}
+    return {i.get("name"): i for i in root.iter("interface")
+            if i.get("name").startswith(PREFIX) and i.get("name") not in TEST_ONLY}
 
 
 def describe(t, depth=0):
