@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* keyd-bench: issue 6's seven figure groups in one run, against a private
+ * dbus-daemon and the real keyd that it starts itself, then the issue's
+ * targets as PASS/MISS with the measured ratio, then one name=value line
+ * per figure for scripts.
+ *
+ *   meson setup build && ninja -C build tests/bench/keyd-bench
+ *   build/tests/bench/keyd-bench [--quick]
+ *
+ * It wants the machine to itself: other load moves every figure.
+ *
+ * The sections run in an order of convenience: the in-process limits first
+ * (no keyd yet), sessions while keyd's heap is fresh (section 5), the bus
+ * sections, the in-process decryption once more beside them (the best of
+ * both is the limit), and the restarts of section 7 last. */
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "bench.h"
+#include "harness.h"
+#include "macro.h"
+#include "secure-memory.h"
+
+#define KIB 1024u
+
+static const char *const size_names[N_BLT_SIZES] = { "64k", "1m", "8m" };
+
+static void help(void) {
+        printf("Usage: keyd-bench [OPTIONS...]\n"
+               "\n"
+               "Measure keyd against the limits of this machine (issue 6): in-process RSA\n"
+               "decryption and AES-CTR, key exchanges through the bus with 1..32 clients,\n"
+               "fairness under a flood, session cost, DecryptionBlt/EncryptionBlt through\n"
+               "ay and memfd, and start-up time. Starts its own dbus-daemon and keyd.\n"
+               "\n"
+               "  -h --help            Show this help\n"
+               "     --quick           Shorter measurements (about half the time)\n"
+               "     --seconds=S       Length of one measurement (default 2, --quick 1)\n"
+               "     --sessions=N      Sessions held open at once in section 5 (default 10000)\n"
+               "     --flood-depth=N   Key exchanges the flooder keeps in flight (default 64,\n"
+               "                       keyd's default --max-queued-per-client)\n"
+               "     --start-runs=N    keyd starts timed in section 7 (default 7, --quick 5)\n"
+               "     --keyd-arg=ARG    Pass ARG to keyd as well (repeatable), e.g. --keyd-arg=--workers=1\n"
+               "\n"
+               "Environment: KEYD_BINARY and DBUS_DAEMON override the keyd and dbus-daemon\n"
+               "binaries found at build time.\n");
+}
+
+static int parse_argv(int argc, char *argv[], BenchOptions *o) {
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "quick", no_argument, NULL, 'q' },
+                { "seconds", required_argument, NULL, 's' },
+                { "sessions", required_argument, NULL, 'n' },
+                { "flood-depth", required_argument, NULL, 'f' },
+                { "start-runs", required_argument, NULL, 'r' },
+                { "keyd-arg", required_argument, NULL, 'k' },
+                {}
+        };
+        bool seconds_set = false, runs_set = false;
+        char *end;
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+                unsigned long v = 0;
+
+                if (c == 'n' || c == 'f' || c == 'r') {
+                        errno = 0;
+                        v = strtoul(optarg, &end, 10);
+                        if (errno != 0 || *end != 0 || v == 0 || v > 1000000) {
+                                fprintf(stderr, "Invalid --%s=%s: expected a whole number from 1 to 1000000.\n",
+                                        c == 'n' ? "sessions" : c == 'f' ? "flood-depth" : "start-runs", optarg);
+                                return -EINVAL;
+                        }
+                }
+
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case 'q':
+                        o->quick = true;
+                        break;
+                case 's':
+                        o->seconds = strtod(optarg, &end);
+                        if (*end != 0 || !(o->seconds >= 0.2 && o->seconds <= 600)) {
+                                fprintf(stderr, "Invalid --seconds=%s: expected 0.2 to 600.\n", optarg);
+                                return -EINVAL;
+                        }
+                        seconds_set = true;
+                        break;
+                case 'n':
+                        o->n_sessions = (unsigned) v;
+                        break;
+                case 'f':
+                        o->flood_depth = (unsigned) v;
+                        break;
+                case 'r':
+                        o->start_runs = (unsigned) v;
+                        runs_set = true;
+                        break;
+                case 'k':
+                        if (o->n_keyd_args >= ELEMENTSOF(o->keyd_args)) {
+                                fprintf(stderr, "Too many --keyd-arg options; at most %zu.\n",
+                                        ELEMENTSOF(o->keyd_args));
+                                return -EINVAL;
+                        }
+                        o->keyd_args[o->n_keyd_args++] = optarg;
+                        break;
+                default:
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "keyd-bench takes no arguments, got \"%s\"; see --help.\n", argv[optind]);
+                return -EINVAL;
+        }
+
+        if (!seconds_set)
+                o->seconds = o->quick ? 1.0 : 2.0;
+        if (!runs_set)
+                o->start_runs = o->quick ? 5 : 7;
+        return 1;
+}
+
+/* The core count as nproc(1) sees it: the CPUs we may run on. */
+static unsigned cpu_count(void) {
+        cpu_set_t set;
+
+        if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+                return (unsigned) CPU_COUNT(&set);
+        return (unsigned) MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L);
+}
+
+static void cpu_model(char *buf, size_t size) {
+        char line[512];
+        FILE *f = fopen("/proc/cpuinfo", "re");
+
+        snprintf(buf, size, "unknown");
+        if (!f)
+                return;
+        while (fgets(line, sizeof(line), f)) {
+                char *colon = strchr(line, ':');
+                if (strncmp(line, "model name", 10) == 0 && colon) {
+                        snprintf(buf, size, "%s", colon + 2);
+                        buf[strcspn(buf, "\n")] = 0;
+                        break;
+                }
+        }
+        fclose(f);
+}
+
+/* The 1-minute load average: the machine may be shared, and other load
+ * moves every figure. */
+static double loadavg(void) {
+        double v = -1;
+        FILE *f = fopen("/proc/loadavg", "re");
+
+        if (f) {
+                if (fscanf(f, "%lf", &v) != 1)
+                        v = -1;
+                fclose(f);
+        }
+        return v;
+}
+
+/* The meson build points these at what it found; the environment wins. */
+static void set_binaries(void) {
+        if (setenv("KEYD_BINARY", BENCH_KEYD_BINARY, 0) < 0 || setenv("DBUS_DAEMON", BENCH_DBUS_DAEMON, 0) < 0)
+                bench_die("setenv: %m");
+}
+
+/* Our own directory for the harness's, so that nothing that tidies up
+ * after the integration tests (keyd-itest-*) takes ours away mid-run. */
+static char *bench_tmpdir;
+
+static void remove_bench_tmpdir(void) {
+        harness_cleanup();
+        if (bench_tmpdir)
+                (void) rmdir(bench_tmpdir);
+}
+
+static void make_bench_tmpdir(void) {
+        const char *tmp = getenv("TMPDIR");
+
+        if (asprintf(&bench_tmpdir, "%s/keyd-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0)
+                bench_die("out of memory");
+        if (!mkdtemp(bench_tmpdir))
+                bench_die("cannot make a temporary directory %s: %m", bench_tmpdir);
+        if (setenv("TMPDIR", bench_tmpdir, 1) < 0)
+                bench_die("setenv: %m");
+}
+
+static const char *const *keyd_args(const BenchOptions *o) {
+        static char max_sessions[64];
+        static const char *args[2 + ELEMENTSOF(o->keyd_args)];
+        size_t n = 0;
+
+        /* Section 5 holds all its sessions on one connection. */
+        snprintf(max_sessions, sizeof(max_sessions), "--max-sessions-per-client=%u", MAX(o->n_sessions, 256u));
+        args[n++] = max_sessions;
+        for (size_t i = 0; i < o->n_keyd_args; i++)
+                args[n++] = o->keyd_args[i];
+        args[n] = NULL;
+        return args;
+}
+
+/* Wrap the session key the way a client does: to the certificate keyd hands out. */
+static void make_fixture(BenchFixture *f) {
+        keyd_client *client = NULL;
+        keyd_crypto_session *session = NULL;
+        _cleanup_free_ uint8_t *cert = NULL;
+        uint8_t data[MODULUS_SIZE];
+        uint32_t cert_size;
+
+        f->address = harness_bus_address();
+        random_fill(f->session_key, sizeof(f->session_key));
+
+        bench_check_hr(keyd_client_open_address(f->address, &client), "keyd_client_open_address");
+        bench_check_hr(keyd_create_crypto_session(client, &KEYD_CRYPTO_TYPE_AES128_CTR, NULL,
+                                                  &KEYD_KEY_EXCHANGE_RSAES_OAEP, &session),
+                       "keyd_create_crypto_session");
+        bench_check_hr(keyd_crypto_session_get_certificate_size(session, &cert_size), "GetCertificateSize");
+        cert = xmalloc(cert_size);
+        bench_check_hr(keyd_crypto_session_get_certificate(session, cert_size, cert), "GetCertificate");
+        bench_check_hr(keyd_wrap_session_key(cert, cert_size, &KEYD_KEY_EXCHANGE_RSAES_OAEP, f->session_key,
+                                             sizeof(f->session_key), sizeof(f->wrapped), f->wrapped),
+                       "keyd_wrap_session_key");
+        memcpy(data, f->wrapped, sizeof(data));
+        bench_check_hr(keyd_negotiate_crypto_session_key_exchange(session, sizeof(data), data),
+                       "keyd_negotiate_crypto_session_key_exchange");
+        keyd_crypto_session_release(session);
+        keyd_client_close(client);
+}
+
+/* Section 7: SIGTERM keyd, start it again, time fork to READY=1. The key exists. */
+static void bench_start(const BenchOptions *o, BenchResults *res) {
+        _cleanup_free_ double *ms = calloc(o->start_runs, sizeof(double));
+        int r;
+
+        if (!ms)
+                bench_die("out of memory");
+        for (unsigned i = 0; i < o->start_runs; i++) {
+                uint64_t start;
+
+                r = harness_kill_keyd(SIGTERM, 10 * USEC_PER_SEC);
+                if (r != 0)
+                        bench_die("keyd did not exit cleanly on SIGTERM (status %d)", r);
+                start = now_usec();
+                r = harness_start_keyd(keyd_args(o));
+                if (r < 0)
+                        bench_die("keyd did not start: %s", strerror(-r));
+                ms[i] = (double) (now_usec() - start) / 1000.0;
+        }
+        res->ready_runs = o->start_runs;
+        res->ready_median_ms = median(ms, o->start_runs);  /* sorts */
+        res->ready_min_ms = ms[0];
+        res->ready_max_ms = ms[o->start_runs - 1];
+        printf("7. keyd start (fork+exec) to READY=1 with an existing key, %u runs: median %.1f ms, min %.1f ms, "
+               "max %.1f ms\n",
+               o->start_runs, res->ready_median_ms, res->ready_min_ms, res->ready_max_ms);
+}
+
+/* ---- the report ---- */
+
+static double best_negotiate_rate(const BenchResults *res, unsigned *ret_clients) {
+        double best = 0;
+
+        for (unsigned i = 0; i < N_CLIENT_COUNTS; i++)
+                if (res->negotiate_per_s[i] > best) {
+                        best = res->negotiate_per_s[i];
+                        *ret_clients = bench_client_counts[i];
+                }
+        return best;
+}
+
+/* Section 3. */
+static void print_ratio(const BenchResults *res) {
+        unsigned clients = 0;
+        double best = best_negotiate_rate(res, &clients);
+
+        printf("3. Best through the bus / in-process on all %u cores: %.0f / %.0f = %.2f (at %u clients)\n",
+               res->ncpu, best, res->oaep_nt_per_s, best / res->oaep_nt_per_s, clients);
+}
+
+static double bytes_per_session(const BenchOptions *o, const BenchResults *res) {
+        return ((double) res->rss_n_kib - (double) res->rss_0_kib) * KIB / o->n_sessions;
+}
+
+typedef struct Targets {
+        double negotiate_ratio, p50_ratio, flood_ratio, session_bytes, memfd_aes_ratio, memfd_ay_ratio,
+                ready_ms;
+        bool negotiate, p50, flood, sessions, memfd_aes, memfd_ay, ready;
+} Targets;
+
+static const char *verdict(bool pass) {
+        return pass ? "PASS" : "MISS";
+}
+
+static Targets print_targets(const BenchOptions *o, const BenchResults *res) {
+        unsigned best_clients = 0;
+        double best = best_negotiate_rate(res, &best_clients);
+        double p50_bound = res->oaep_1t.p50_us + res->bus_rtt.p50_us;
+        unsigned big = N_BLT_SIZES - 1;
+        Targets t = {
+                .negotiate_ratio = best / res->oaep_nt_per_s,
+                .p50_ratio = res->negotiate_latency[0].p50_us / p50_bound,
+                .flood_ratio = res->flooded.p99_us / res->alone.p99_us,
+                .session_bytes = bytes_per_session(o, res),
+                .memfd_aes_ratio = res->dec_fd_mb_s[big] / res->aes_nettle_mb_s[big],
+                .memfd_ay_ratio = res->dec_fd_mb_s[big] / res->dec_ay_mb_s[big],
+                .ready_ms = res->ready_median_ms,
+        };
+
+        t.negotiate = t.negotiate_ratio >= 0.90;
+        t.p50 = t.p50_ratio <= 1.15;
+        t.flood = t.flood_ratio <= 3.0;
+        t.sessions = t.session_bytes <= 4096 && res->n_sessions_opened == o->n_sessions &&
+                     res->sessions_closed_cleanly && o->n_sessions >= 10000;
+        t.memfd_aes = t.memfd_aes_ratio >= 0.75;
+        t.memfd_ay = t.memfd_ay_ratio >= 10;
+        t.ready = t.ready_ms <= 50;
+
+        printf("\nTargets of issue 6 (ratios from this run):\n");
+        /* At the end the average includes this run's own load; at the start it is others'. */
+        if (res->loadavg_start > 0.5 * res->ncpu)
+                printf("  WARNING: the machine was busy before this run (load average %.2f on %u cores): figures\n"
+                       "  taken at different moments compete with different other load; their ratios are unreliable.\n",
+                       res->loadavg_start, res->ncpu);
+        printf("  %s  negotiations/s through the bus >= 0.90 x in-process all-core rate: %.2f (%.0f /s at %u "
+               "clients / %.0f /s)\n",
+               verdict(t.negotiate), t.negotiate_ratio, best, best_clients, res->oaep_nt_per_s);
+        printf("  %s  p50 at 1 client <= 1.15 x (one decryption + one bus round trip): %.2f (%.0f us / (%.0f + "
+               "%.0f) us)\n",
+               verdict(t.p50), t.p50_ratio, res->negotiate_latency[0].p50_us, res->oaep_1t.p50_us,
+               res->bus_rtt.p50_us);
+        printf("  %s  flooded client's p99 <= 3 x its p99 alone: %.2f (%.0f us / %.0f us)\n", verdict(t.flood),
+               t.flood_ratio, res->flooded.p99_us, res->alone.p99_us);
+        printf("  %s  <= 4 KiB of keyd memory per open session, 10,000 open and close cleanly: %.0f bytes/session, "
+               "%u opened, SessionCount back to 0: %s\n",
+               verdict(t.sessions), t.session_bytes, res->n_sessions_opened,
+               res->sessions_closed_cleanly ? "yes" : "no");
+        printf("  %s  memfd DecryptionBlt at 8 MiB >= 0.75 x in-process AES-128-CTR: %.2f (%.0f / %.0f MB/s)\n",
+               verdict(t.memfd_aes), t.memfd_aes_ratio, res->dec_fd_mb_s[big], res->aes_nettle_mb_s[big]);
+        printf("  %s  memfd DecryptionBlt at 8 MiB >= 10 x the ay path: %.1f (%.0f / %.0f MB/s)\n",
+               verdict(t.memfd_ay), t.memfd_ay_ratio, res->dec_fd_mb_s[big], res->dec_ay_mb_s[big]);
+        printf("  %s  READY within 50 ms of start with an existing key: %.1f ms (median of %u)\n", verdict(t.ready),
+               t.ready_ms, res->ready_runs);
+        printf("  (memfd DecryptionBlt at 8 MiB with a new memfd filled and sealed per call: %.2f x AES, %.1f x ay)\n",
+               res->dec_fd_fill_mb_s[big] / res->aes_nettle_mb_s[big], res->dec_fd_fill_mb_s[big] / res->dec_ay_mb_s[big]);
+        return t;
+}
+
+static void print_latency(const char *name, const Latency *l) {
+        printf("%s_p50_us=%.0f\n%s_p99_us=%.0f\n%s_max_us=%.0f\n", name, l->p50_us, name, l->p99_us, name,
+               l->max_us);
+}
+
+static void print_values(const BenchOptions *o, const BenchResults *res, const Targets *t) {
+        unsigned best_clients = 0;
+
+        printf("\nncpu=%u\n", res->ncpu);
+        printf("loadavg_start=%.2f\n", res->loadavg_start);
+        printf("loadavg_end=%.2f\n", res->loadavg_end);
+        printf("oaep_1thread_per_s=%.0f\n", res->oaep_1t_per_s);
+        printf("oaep_allcores_per_s=%.0f\n", res->oaep_nt_per_s);
+        print_latency("oaep_1thread", &res->oaep_1t);
+        for (unsigned i = 0; i < N_CLIENT_COUNTS; i++) {
+                char name[64];
+
+                printf("negotiate_%uclients_per_s=%.0f\n", bench_client_counts[i], res->negotiate_per_s[i]);
+                snprintf(name, sizeof(name), "negotiate_%uclients", bench_client_counts[i]);
+                print_latency(name, &res->negotiate_latency[i]);
+                printf("%s_cpu_keyd_us=%.0f\n%s_cpu_dbus_daemon_us=%.0f\n%s_cpu_clients_us=%.0f\n", name,
+                       res->cpu_keyd_us[i], name, res->cpu_bus_us[i], name, res->cpu_client_us[i]);
+        }
+        print_latency("bus_rtt_256b", &res->bus_rtt);
+        printf("bus_rtt_256b_cpu_keyd_us=%.0f\nbus_rtt_256b_cpu_dbus_daemon_us=%.0f\n", res->rtt_cpu_keyd_us,
+               res->rtt_cpu_bus_us);
+        printf("negotiate_best_per_s=%.0f\n", best_negotiate_rate(res, &best_clients));
+        printf("negotiate_best_clients=%u\n", best_clients);
+        printf("negotiate_best_over_oaep_allcores=%.3f\n", t->negotiate_ratio);
+        print_latency("flood_alone", &res->alone);
+        print_latency("flood_flooded", &res->flooded);
+        printf("flood_p99_ratio=%.2f\n", t->flood_ratio);
+        printf("flood_depth=%u\n", o->flood_depth);
+        printf("flooder_per_s=%.0f\n", res->flooder_per_s);
+        printf("flooded_client_per_s=%.0f\n", res->flooded_client_per_s);
+        printf("session_create_close_per_s=%.0f\n", res->session_create_close_per_s);
+        printf("session_bulk_open_per_s=%.0f\n", res->session_open_per_s);
+        printf("session_bulk_close_per_s=%.0f\n", res->session_close_per_s);
+        printf("sessions_held=%u\n", res->n_sessions_opened);
+        printf("keyd_rss_0_sessions_kib=%" PRIu64 "\n", res->rss_0_kib);
+        printf("keyd_rss_held_sessions_kib=%" PRIu64 "\n", res->rss_n_kib);
+        printf("keyd_rss_after_close_kib=%" PRIu64 "\n", res->rss_after_kib);
+        printf("bytes_per_session=%.0f\n", t->session_bytes);
+        printf("sessions_closed_cleanly=%d\n", res->sessions_closed_cleanly);
+        for (unsigned i = 0; i < N_BLT_SIZES; i++) {
+                const char *s = size_names[i];
+
+                printf("aes_ctr_nettle_%s_mb_s=%.0f\n", s, res->aes_nettle_mb_s[i]);
+                printf("aes_ctr_keyd_%s_mb_s=%.0f\n", s, res->aes_keyd_mb_s[i]);
+                printf("decryption_blt_ay_%s_mb_s=%.0f\n", s, res->dec_ay_mb_s[i]);
+                printf("decryption_blt_fd_%s_mb_s=%.0f\n", s, res->dec_fd_mb_s[i]);
+                printf("decryption_blt_fd_fill_%s_mb_s=%.0f\n", s, res->dec_fd_fill_mb_s[i]);
+                printf("encryption_blt_ay_%s_mb_s=%.0f\n", s, res->enc_ay_mb_s[i]);
+                printf("encryption_blt_fd_%s_mb_s=%.0f\n", s, res->enc_fd_mb_s[i]);
+        }
+        printf("ready_median_ms=%.1f\n", res->ready_median_ms);
+        printf("ready_min_ms=%.1f\n", res->ready_min_ms);
+        printf("ready_max_ms=%.1f\n", res->ready_max_ms);
+        printf("target_negotiate=%s\n", verdict(t->negotiate));
+        printf("target_p50_1client=%s\n", verdict(t->p50));
+        printf("target_p50_1client_ratio=%.2f\n", t->p50_ratio);
+        printf("target_flood=%s\n", verdict(t->flood));
+        printf("target_sessions=%s\n", verdict(t->sessions));
+        printf("target_memfd_vs_aes=%s\n", verdict(t->memfd_aes));
+        printf("target_memfd_vs_aes_ratio=%.2f\n", t->memfd_aes_ratio);
+        printf("target_memfd_vs_ay=%s\n", verdict(t->memfd_ay));
+        printf("target_memfd_vs_ay_ratio=%.1f\n", t->memfd_ay_ratio);
+        printf("target_ready=%s\n", verdict(t->ready));
+}
+
+int main(int argc, char *argv[]) {
+        BenchOptions o = { .n_sessions = 10000, .flood_depth = 64 };
+        BenchResults res = {};
+        BenchFixture fixture = {};
+        struct utsname u;
+        char model[256];
+        uint64_t start = now_usec();
+        Targets t;
+        int r;
+
+        r = parse_argv(argc, argv, &o);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        /* As keyd does before any bignum: RSA runs on GMP in locked memory,
+         * so that section 1 measures the daemon's code as the daemon runs it. */
+        secure_memory_install_gmp();
+        set_binaries();
+
+        res.ncpu = cpu_count();
+        cpu_model(model, sizeof(model));
+        if (uname(&u) < 0)
+                bench_die("uname: %m");
+        printf("keyd-bench: nproc %u, %s, Linux %s, %s%s\n", res.ncpu, model, u.release, getenv("KEYD_BINARY"),
+               o.quick ? ", --quick" : "");
+        res.loadavg_start = loadavg();
+        printf("            %.1f s per measurement, %u sessions held, flood depth %u; load average %.2f\n",
+               o.seconds, o.n_sessions, o.flood_depth, res.loadavg_start);
+        for (const char *const *a = keyd_args(&o); *a; a++)
+                printf("            keyd %s\n", *a);
+        printf("\n");
+
+        make_bench_tmpdir();
+        harness_init();
+        if (atexit(remove_bench_tmpdir) != 0)
+                bench_die("atexit failed");
+
+        bench_local_oaep_setup(harness_state_dir());
+        printf("1. In-process RSAES-OAEP-SHA-512 decryption (device_key_oaep_decrypt, RSA-2048, GMP in locked memory)\n");
+        bench_local_oaep(&o, "before keyd runs", &res);
+        bench_local_aes(&o, &res);
+
+        harness_start_bus();
+        r = harness_start_keyd(keyd_args(&o));
+        if (r < 0)
+                bench_die("keyd did not start: %s", strerror(-r));
+        make_fixture(&fixture);
+        printf("\nkeyd %s running (pid %d) on a private dbus-daemon, %u worker threads by default\n\n",
+               getenv("KEYD_BINARY"), (int) harness_keyd_pid(), res.ncpu);
+
+        bench_sessions(&o, &fixture, harness_keyd_pid(), &res);
+        bench_negotiate(&o, &fixture, harness_keyd_pid(), &res);
+        bench_bus_round_trip(&o, &fixture, harness_keyd_pid(), &res);
+        printf("1. (again) In-process decryption, keyd idle; the best of both runs is the limit\n");
+        bench_local_oaep(&o, "after section 2  ", &res);
+        print_ratio(&res);
+        bench_flood(&o, &fixture, &res);
+        bench_blt(&o, &fixture, &res);
+        bench_start(&o, &res);
+
+        res.loadavg_end = loadavg();
+        t = print_targets(&o, &res);
+        printf("\n(whole run %.0f s; load average %.2f at the start, %.2f at the end, this run included)\n",
+               (double) (now_usec() - start) / USEC_PER_SEC, res.loadavg_start, res.loadavg_end);
+        print_values(&o, &res, &t);
+        return EXIT_SUCCESS;
+}
