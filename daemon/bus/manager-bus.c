@@ -63,6 +63,7 @@ static int method_get_content_protection_caps(sd_bus_message *message, void *use
 static int method_check_crypto_key_exchange(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Manager *m = userdata;
         const char *crypto_type, *profile;
+        char key_exchange[KEYD_GUID_STRING_SIZE];
         GuidArgs args = {};
         KeyExchange k;
         uint32_t index;
@@ -81,14 +82,8 @@ static int method_check_crypto_key_exchange(sd_bus_message *message, void *userd
         if (r < 0)
                 return r;
 
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
-        r = bus_append_guid(reply, known_guid_by_key_exchange(k)->guid);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        guid_format(known_guid_by_key_exchange(k)->guid, key_exchange);
+        return sd_bus_reply_method_return(message, "s", key_exchange);
 }
 
 static int parse_session_args(Manager *m, sd_bus_message *message, GuidArgs *args, sd_bus_error *error) {

@@ -11,6 +11,7 @@
 #include "bus-error.h"
 #include "bus-guid.h"
 #include "bus-objects.h"
+#include "bus-reply.h"
 #include "session-data-bus.h"
 #include "manager.h"
 #include "session/client.h"
@@ -49,14 +50,7 @@ static int method_get_certificate(sd_bus_message *message, void *userdata, sd_bu
         if (r < 0)
                 return r;
 
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append_array(reply, 'y', cert, size);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
+        return bus_reply_bytes(message, cert, size);
 }
 
 static int method_negotiate(sd_bus_message *message, void *userdata, sd_bus_error *error) {

@@ -8,25 +8,13 @@
 
 #include "bus-error.h"
 #include "bus-objects.h"
+#include "bus-reply.h"
 #include "memfd.h"
 #include "secure-memory.h"
 #include "session-data-bus.h"
 #include "session/session-data.h"
 #include "manager.h"
 #include "session/session.h"
-
-static int reply_with_bytes(sd_bus_message *message, const void *data, size_t size) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        int r;
-
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append_array(reply, 'y', data, size);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
-}
 
 int method_start_session_key_refresh(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Session *s = userdata;
@@ -43,7 +31,7 @@ int method_start_session_key_refresh(sd_bus_message *message, void *userdata, sd
 
         r = session_start_key_refresh(s, size, random, error);
         if (r >= 0)
-                r = reply_with_bytes(message, random, sizeof(random));
+                r = bus_reply_bytes(message, random, sizeof(random));
         secure_wipe(random, sizeof(random));
         return r;
 }
@@ -76,7 +64,7 @@ int method_get_encryption_blt_key(sd_bus_message *message, void *userdata, sd_bu
 
         r = session_get_encryption_blt_key(s, size, key, error);
         if (r >= 0)
-                r = reply_with_bytes(message, key, sizeof(key));
+                r = bus_reply_bytes(message, key, sizeof(key));
         secure_wipe(key, sizeof(key));
         return r;
 }
@@ -236,7 +224,7 @@ int method_encryption_blt(sd_bus_message *message, void *userdata, sd_bus_error 
         r = session_encryption_blt(s, id, iv, iv_size, out, error);
         if (r < 0)
                 return r;
-        return reply_with_bytes(message, out, size);
+        return bus_reply_bytes(message, out, size);
 }
 
 int method_encryption_blt_fd(sd_bus_message *message, void *userdata, sd_bus_error *error) {

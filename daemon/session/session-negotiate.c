@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "bus/bus-error.h"
+#include "bus/bus-reply.h"
 #include "client.h"
 #include "log.h"
 #include "manager.h"
@@ -44,20 +45,6 @@ int session_key_exchange_failed(Session *s, int r, sd_bus_error *error) {
                               "the key exchange data does not decrypt to a 16-byte AES-128 session key; wrap "
                               "the key with RSAES-OAEP-%s to this session's certificate",
                               oaep_name(s->key_exchange));
-}
-
-static int reply_with_data(sd_bus_message *message, const uint8_t *data, size_t size) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        int r;
-
-        /* D3D11's exchange is in place: the reply returns the input bytes unchanged. */
-        r = sd_bus_message_new_method_return(message, &reply);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_append_array(reply, 'y', data, size);
-        if (r < 0)
-                return r;
-        return sd_bus_send(NULL, reply, NULL);
 }
 
 static void negotiation_succeeded(Session *s, uint64_t seq) {
@@ -109,7 +96,7 @@ static void negotiate_job_complete(WorkerJob *job, bool cancelled) {
         if (r < 0)
                 r = sd_bus_reply_method_error(j->message, &error);
         else
-                r = reply_with_data(j->message, j->data, j->size);
+                r = bus_reply_bytes(j->message, j->data, j->size);  /* the input, unchanged */
         if (r < 0)
                 log_debug_errno(r, "Cannot reply to a key exchange of session %" PRIu64 ": %m", j->session_id);
 
@@ -130,7 +117,8 @@ int session_negotiate(Session *s, sd_bus_message *message, const uint8_t *data, 
                 if (r < 0)
                         return r;
                 negotiation_succeeded(s, ++s->negotiations_started);
-                return reply_with_data(message, data, size);
+                /* D3D11's exchange is in place: the reply returns the input bytes unchanged. */
+                return bus_reply_bytes(message, data, size);
         }
 
         r = b->ops->negotiate_check(b, s, size, error);
