@@ -81,3 +81,37 @@ int keyd_client_get_property(keyd_client *c, const char *destination, const char
 
 /* Format a GUID for the wire; NULL becomes "" (contract section 2). */
 void keyd_guid_to_wire(const keyd_guid *g, char buf[static KEYD_GUID_STRING_SIZE]);
+
+/* Calls on keyd's objects (client/object-call.c), with the lock held. Each
+ * failure is recorded under method, the name of the D3D11 call the caller
+ * made, and returned as its HRESULT. */
+
+/* Call method on the manager with the arguments types says (as for
+ * sd_bus_message_append()) and wait for the reply. */
+HRESULT keyd_manager_call(keyd_client *c, const char *method, sd_bus_message **ret_reply, const char *types,
+                          ...);
+
+/* DXGI_ERROR_DEVICE_REMOVED once the session's client was closed: keyd
+ * destroyed the session when the connection went, whatever is asked of it. */
+HRESULT keyd_session_check_open(keyd_crypto_session *s, const char *method);
+/* Start a call of member on the session object, addressed to the keyd that
+ * made it; a negative errno on failure. For calls whose arguments
+ * keyd_session_call() cannot append; send them with keyd_session_send(). */
+int keyd_session_new_call(keyd_crypto_session *s, sd_bus_message **ret, const char *member);
+HRESULT keyd_session_send(keyd_crypto_session *s, sd_bus_message *m, sd_bus_message **ret_reply,
+                          const char *method);
+/* The whole of a plain call on the session: check that it is open, call
+ * method with the arguments types says (NULL for none), wait for the reply. */
+HRESULT keyd_session_call(keyd_crypto_session *s, const char *method, sd_bus_message **ret_reply,
+                          const char *types, ...);
+/* Read a trivial-typed property of the session into ret. */
+HRESULT keyd_session_get_property(keyd_crypto_session *s, const char *method, const char *property, char type,
+                                  void *ret);
+/* Close the session object at path of keyd owner. Failures do not matter:
+ * a session that keyd no longer has is closed already. */
+void keyd_close_session_object(keyd_client *c, const char *owner, const char *path);
+
+/* Read the reply's next fields as types says (sd_bus_message_read()) or
+ * its next "ay"; a reply of another shape fails with E_FAIL. */
+HRESULT keyd_reply_read(sd_bus_message *reply, const char *method, const char *types, ...);
+HRESULT keyd_reply_read_bytes(sd_bus_message *reply, const char *method, const void **ret, size_t *ret_size);

@@ -65,7 +65,7 @@ _public_ HRESULT keyd_client_open(keyd_client **ret) {
 
         keyd_clear_last_error();
         if (!ret)
-                return keyd_set_last_error(KEYD_E_POINTER, "keyd_client_open: the result pointer is NULL");
+                return keyd_fail_null("keyd_client_open", "the result pointer");
 
         /* sd_bus_open_system() honours DBUS_SYSTEM_BUS_ADDRESS. */
         r = sd_bus_open_system_with_description(&bus, "libkeyd");
@@ -85,8 +85,8 @@ _public_ HRESULT keyd_client_open_address(const char *address, keyd_client **ret
 
         keyd_clear_last_error();
         if (!address || !ret)
-                return keyd_set_last_error(KEYD_E_POINTER, "keyd_client_open_address: %s is NULL",
-                                           !address ? "the address" : "the result pointer");
+                return keyd_fail_null("keyd_client_open_address",
+                                      !address ? "the address" : "the result pointer");
 
         r = sd_bus_new(&bus);
         if (r < 0)
@@ -126,7 +126,7 @@ _public_ keyd_client *keyd_client_close(keyd_client *client) {
 _public_ HRESULT keyd_client_set_timeout(keyd_client *client, uint64_t usec) {
         keyd_clear_last_error();
         if (!client)
-                return keyd_set_last_error(KEYD_E_POINTER, "keyd_client_set_timeout: the client is NULL");
+                return keyd_fail_null("keyd_client_set_timeout", "the client");
 
         KEYD_CLIENT_LOCK_GUARD(client);
         client->timeout_usec = usec == 0 ? KEYD_DEFAULT_TIMEOUT_USEC : usec;

@@ -175,6 +175,15 @@ HRESULT keyd_fail_call(KeydCallTarget target, int r, const sd_bus_error *error, 
                                    strerror(abs(r ?: EIO)));
 }
 
+HRESULT keyd_fail_null(const char *function, const char *what) {
+        return keyd_set_last_error(KEYD_E_POINTER, "%s: %s is NULL", function, what);
+}
+
+HRESULT keyd_fail_reply(const char *method, int r) {
+        return keyd_set_last_error(KEYD_E_FAIL, "%s: keyd's reply does not match the contract: %s", method,
+                                   strerror(abs(r)));
+}
+
 _public_ const char *keyd_last_error_message(void) {
         return last_error;
 }

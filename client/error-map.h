@@ -36,3 +36,9 @@ _printf_(2, 3) HRESULT keyd_set_last_error(HRESULT hr, const char *format, ...);
 /* Map a failed call, record "what: the bus's or keyd's message", and
  * return the HRESULT. */
 HRESULT keyd_fail_call(KeydCallTarget target, int r, const sd_bus_error *error, const char *what);
+/* E_POINTER for a NULL argument: "function: what is NULL". */
+HRESULT keyd_fail_null(const char *function, const char *what);
+/* E_FAIL for a reply of another shape than the contract says (r is the
+ * errno sd-bus read it with): keyd and libkeyd disagree, which the caller
+ * can only report. */
+HRESULT keyd_fail_reply(const char *method, int r);

@@ -10,8 +10,7 @@ _public_ HRESULT keyd_guid_from_string(const char *s, keyd_guid *ret) {
         keyd_clear_last_error();
 
         if (!s || !ret)
-                return keyd_set_last_error(KEYD_E_POINTER, "keyd_guid_from_string: %s is NULL",
-                                           !s ? "the string" : "the result pointer");
+                return keyd_fail_null("keyd_guid_from_string", !s ? "the string" : "the result pointer");
         if (guid_parse(s, ret) < 0)
                 return keyd_set_last_error(KEYD_E_INVALIDARG,
                                            "keyd_guid_from_string: \"%.64s\" is not a GUID; expected "
@@ -24,8 +23,7 @@ _public_ HRESULT keyd_guid_to_string(const keyd_guid *guid, char *buf, size_t si
         keyd_clear_last_error();
 
         if (!guid || !buf)
-                return keyd_set_last_error(KEYD_E_POINTER, "keyd_guid_to_string: %s is NULL",
-                                           !guid ? "the GUID" : "the buffer");
+                return keyd_fail_null("keyd_guid_to_string", !guid ? "the GUID" : "the buffer");
         if (size < KEYD_GUID_STRING_SIZE)
                 return keyd_set_last_error(KEYD_E_INVALIDARG,
                                            "keyd_guid_to_string: buffer is %zu bytes; a GUID takes %d",

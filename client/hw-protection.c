@@ -77,7 +77,7 @@ HRESULT keyd_hw_protection_check_args(uint32_t DataSize, const void *pData, uint
         uint64_t input_size;
 
         if (!pData)
-                return keyd_session_fail_null(method, "pData");
+                return keyd_fail_null(method, "pData");
         if (DataSize != sizeof(keyd_key_exchange_hw_protection_data))
                 return keyd_set_last_error(KEYD_E_INVALIDARG,
                                            "%s: DataSize is %" PRIu32 " bytes; on a HW_PROTECTION session pData "
@@ -85,9 +85,9 @@ HRESULT keyd_hw_protection_check_args(uint32_t DataSize, const void *pData, uint
                                            method, DataSize, sizeof(keyd_key_exchange_hw_protection_data));
         in = data->pInputData;
         if (!in)
-                return keyd_session_fail_null(method, "pInputData");
+                return keyd_fail_null(method, "pInputData");
         if (!data->pOutputData)
-                return keyd_session_fail_null(method, "pOutputData");
+                return keyd_fail_null(method, "pOutputData");
 
         input_size = (uint64_t) in->PrivateDataSize + in->HWProtectionDataSize;
         if (input_size > KEYD_MAX_ARRAY_SIZE)
@@ -122,7 +122,7 @@ HRESULT keyd_hw_protection_apply_reply(sd_bus_message *reply, keyd_key_exchange_
 
         r = read_reply(reply, &result);
         if (r < 0)
-                return keyd_session_fail_reply(method, r);
+                return keyd_fail_reply(method, r);
         hr = check_reply_fits(&result, out, method);
         if (KEYD_FAILED(hr))
                 return hr;
@@ -141,7 +141,6 @@ HRESULT keyd_hw_protection_apply_reply(sd_bus_message *reply, keyd_key_exchange_
 
 HRESULT keyd_hw_protection_negotiate(keyd_crypto_session *session, uint32_t DataSize, void *pData) {
         static const char method[] = "NegotiateCryptoSessionKeyExchange";
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         keyd_key_exchange_hw_protection_data *data = pData;
         uint64_t input_size, start, round_trip;
         HRESULT hr;
@@ -167,10 +166,10 @@ HRESULT keyd_hw_protection_negotiate(keyd_crypto_session *session, uint32_t Data
                 return keyd_fail_call(KEYD_CALL_SESSION, r, NULL, method);
 
         start = now_100ns();
-        r = keyd_client_call(session->client, m, &reply, &error);
+        hr = keyd_session_send(session, m, &reply, method);
         round_trip = now_100ns() - start;
-        if (r < 0)
-                return keyd_fail_call(KEYD_CALL_SESSION, r, &error, method);
+        if (KEYD_FAILED(hr))
+                return hr;
         (void) sd_bus_message_sensitive(reply);
 
         return keyd_hw_protection_apply_reply(reply, data, round_trip, method);

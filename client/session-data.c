@@ -19,44 +19,6 @@
 #define D3D11_AES_CTR_IV_SIZE 16U
 #define REQUIRED_SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
 
-HRESULT keyd_session_fail_null(const char *function, const char *what) {
-        return keyd_set_last_error(KEYD_E_POINTER, "%s: %s is NULL", function, what);
-}
-
-HRESULT keyd_session_fail_reply(const char *method, int r) {
-        return keyd_set_last_error(KEYD_E_FAIL, "%s: keyd's reply does not match the contract: %s", method,
-                                   strerror(abs(r)));
-}
-
-HRESULT keyd_session_check_open(keyd_crypto_session *s, const char *method) {
-        if (s->client->bus)
-                return KEYD_S_OK;
-        return keyd_set_last_error(KEYD_DXGI_ERROR_DEVICE_REMOVED,
-                                   "%s: the session's keyd_client was closed, and keyd destroyed the session "
-                                   "with its connection",
-                                   method);
-}
-
-int keyd_session_new_call(keyd_crypto_session *s, sd_bus_message **ret, const char *method) {
-        return keyd_client_new_call(s->client, ret, s->owner, s->path, KEYD_SESSION_INTERFACE, method);
-}
-
-static HRESULT fail_local(const char *method, int r) {
-        return keyd_fail_call(KEYD_CALL_SESSION, r, NULL, method);
-}
-
-/* Send m and wait for the reply; with the lock held. */
-static HRESULT session_call(keyd_crypto_session *s, sd_bus_message *m, sd_bus_message **ret_reply,
-                            const char *method) {
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        int r;
-
-        r = keyd_client_call(s->client, m, ret_reply, &error);
-        if (r < 0)
-                return keyd_fail_call(KEYD_CALL_SESSION, r, &error, method);
-        return KEYD_S_OK;
-}
-
 /* ---- key refresh and the read-back key ---- */
 
 /* A call with one "u" argument whose reply is exactly size bytes of "ay",
@@ -65,27 +27,17 @@ static HRESULT call_u_reply_bytes(keyd_crypto_session *s, const char *method, ui
         const void *data;
         size_t n;
         HRESULT hr;
-        int r;
 
         KEYD_CLIENT_LOCK_GUARD(s->client);
-        hr = keyd_session_check_open(s, method);
-        if (KEYD_FAILED(hr))
-                return hr;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 
-        r = keyd_session_new_call(s, &m, method);
-        if (r < 0)
-                return fail_local(method, r);
-        r = sd_bus_message_append(m, "u", size);
-        if (r < 0)
-                return fail_local(method, r);
-        hr = session_call(s, m, &reply, method);
+        hr = keyd_session_call(s, method, &reply, "u", size);
         if (KEYD_FAILED(hr))
                 return hr;
         (void) sd_bus_message_sensitive(reply);
-        r = sd_bus_message_read_array(reply, 'y', &data, &n);
-        if (r <= 0)
-                return keyd_session_fail_reply(method, r ?: -EBADMSG);
+        hr = keyd_reply_read_bytes(reply, method, &data, &n);
+        if (KEYD_FAILED(hr))
+                return hr;
         /* keyd accepts only the size it answers with. */
         if (n != size)
                 return keyd_set_last_error(KEYD_E_FAIL, "%s: keyd answered %zu bytes to a request for %" PRIu32,
@@ -100,9 +52,9 @@ _public_ HRESULT keyd_start_session_key_refresh(keyd_crypto_session *session, ui
 
         keyd_clear_last_error();
         if (!session)
-                return keyd_session_fail_null(method, "the session");
+                return keyd_fail_null(method, "the session");
         if (!pRandomNumber)
-                return keyd_session_fail_null(method, "pRandomNumber");
+                return keyd_fail_null(method, "pRandomNumber");
 
         /* RandomNumberSize goes out as it is: keyd says what it expected. */
         return call_u_reply_bytes(session, method, RandomNumberSize, pRandomNumber);
@@ -110,23 +62,15 @@ _public_ HRESULT keyd_start_session_key_refresh(keyd_crypto_session *session, ui
 
 _public_ HRESULT keyd_finish_session_key_refresh(keyd_crypto_session *session) {
         static const char method[] = "FinishSessionKeyRefresh";
-        HRESULT hr;
-        int r;
 
         keyd_clear_last_error();
         if (!session)
-                return keyd_session_fail_null(method, "the session");
+                return keyd_fail_null(method, "the session");
 
         KEYD_CLIENT_LOCK_GUARD(session->client);
-        hr = keyd_session_check_open(session, method);
-        if (KEYD_FAILED(hr))
-                return hr;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 
-        r = keyd_session_new_call(session, &m, method);
-        if (r < 0)
-                return fail_local(method, r);
-        return session_call(session, m, &reply, method);
+        return keyd_session_call(session, method, &reply, NULL);
 }
 
 _public_ HRESULT keyd_get_encryption_blt_key(keyd_crypto_session *session, uint32_t KeySize, void *pReadbackKey) {
@@ -134,9 +78,9 @@ _public_ HRESULT keyd_get_encryption_blt_key(keyd_crypto_session *session, uint3
 
         keyd_clear_last_error();
         if (!session)
-                return keyd_session_fail_null(method, "the session");
+                return keyd_fail_null(method, "the session");
         if (!pReadbackKey)
-                return keyd_session_fail_null(method, "pReadbackKey");
+                return keyd_fail_null(method, "pReadbackKey");
 
         return call_u_reply_bytes(session, method, KeySize, pReadbackKey);
 }
@@ -164,19 +108,20 @@ _public_ HRESULT keyd_create_surface(keyd_crypto_session *session, uint32_t Size
         struct keyd_surface_size *surfaces;
         uint32_t id;
         HRESULT hr;
-        int r;
 
         keyd_clear_last_error();
         if (!session)
-                return keyd_session_fail_null(method, "the session");
+                return keyd_fail_null(method, "the session");
         if (!pSurface)
-                return keyd_session_fail_null(method, "pSurface");
+                return keyd_fail_null(method, "pSurface");
 
         KEYD_CLIENT_LOCK_GUARD(session->client);
+        /* A closed session fails as such before the table grows (which
+         * keyd_session_call() checks again, to no effect under the lock). */
         hr = keyd_session_check_open(session, method);
         if (KEYD_FAILED(hr))
                 return hr;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 
         /* Room to remember the surface first: nothing can fail once keyd made it. */
         surfaces = reallocarray(session->surfaces, session->n_surfaces + 1, sizeof(*surfaces));
@@ -184,18 +129,12 @@ _public_ HRESULT keyd_create_surface(keyd_crypto_session *session, uint32_t Size
                 return keyd_set_last_error(KEYD_E_OUTOFMEMORY, "%s: cannot allocate the surface table", method);
         session->surfaces = surfaces;
 
-        r = keyd_session_new_call(session, &m, method);
-        if (r < 0)
-                return fail_local(method, r);
-        r = sd_bus_message_append(m, "u", Size);
-        if (r < 0)
-                return fail_local(method, r);
-        hr = session_call(session, m, &reply, method);
+        hr = keyd_session_call(session, method, &reply, "u", Size);
         if (KEYD_FAILED(hr))
                 return hr;
-        r = sd_bus_message_read(reply, "u", &id);
-        if (r <= 0)
-                return keyd_session_fail_reply(method, r ?: -EBADMSG);
+        hr = keyd_reply_read(reply, method, "u", &id);
+        if (KEYD_FAILED(hr))
+                return hr;
 
         /* An id keyd reuses would be a stale entry of ours. */
         surface_forget(session, id);
@@ -207,25 +146,15 @@ _public_ HRESULT keyd_create_surface(keyd_crypto_session *session, uint32_t Size
 _public_ HRESULT keyd_destroy_surface(keyd_crypto_session *session, uint32_t Surface) {
         static const char method[] = "DestroySurface";
         HRESULT hr;
-        int r;
 
         keyd_clear_last_error();
         if (!session)
-                return keyd_session_fail_null(method, "the session");
+                return keyd_fail_null(method, "the session");
 
         KEYD_CLIENT_LOCK_GUARD(session->client);
-        hr = keyd_session_check_open(session, method);
-        if (KEYD_FAILED(hr))
-                return hr;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
 
-        r = keyd_session_new_call(session, &m, method);
-        if (r < 0)
-                return fail_local(method, r);
-        r = sd_bus_message_append(m, "u", Surface);
-        if (r < 0)
-                return fail_local(method, r);
-        hr = session_call(session, m, &reply, method);
+        hr = keyd_session_call(session, method, &reply, "u", Surface);
         if (KEYD_FAILED(hr))
                 return hr;
         surface_forget(session, Surface);
@@ -309,7 +238,7 @@ static HRESULT memfd_read_result(int fd, void *out, size_t size, uint32_t surfac
 
 static HRESULT check_iv(uint32_t IVSize, const void *pIV, const char *method) {
         if (!pIV)
-                return keyd_session_fail_null(method, "pIV");
+                return keyd_fail_null(method, "pIV");
         if (IVSize != D3D11_AES_CTR_IV_SIZE)
                 return keyd_set_last_error(KEYD_E_INVALIDARG,
                                            "%s: IVSize is %" PRIu32 " bytes; a D3D11_AES_CTR_IV is %u", method,
@@ -336,14 +265,14 @@ _public_ HRESULT keyd_decryption_blt(keyd_crypto_session *session,
 
         keyd_clear_last_error();
         if (!session)
-                return keyd_session_fail_null(method, "the session");
+                return keyd_fail_null(method, "the session");
         if (!pData && DataSize > 0)
-                return keyd_session_fail_null(method, "pData");
+                return keyd_fail_null(method, "pData");
         hr = check_iv(IVSize, pIV, method);
         if (KEYD_FAILED(hr))
                 return hr;
         if (!pContentKey && ContentKeySize > 0)
-                return keyd_session_fail_null(method, "pContentKey");
+                return keyd_fail_null(method, "pContentKey");
         if (pContentKey && ContentKeySize != AES_BLOCK_SIZE)
                 return keyd_set_last_error(KEYD_E_INVALIDARG,
                                            "%s: ContentKeySize is %" PRIu32 " bytes; a content key is %u (or pass "
@@ -384,9 +313,9 @@ _public_ HRESULT keyd_decryption_blt(keyd_crypto_session *session,
         if (r >= 0)
                 r = sd_bus_message_append_array(m, 'y', pIV, IVSize);
         if (r < 0)
-                return fail_local(method, r);
+                return keyd_fail_call(KEYD_CALL_SESSION, r, NULL, method);
 
-        return session_call(session, m, &reply, method);
+        return keyd_session_send(session, m, &reply, method);
 }
 
 /* ---- EncryptionBlt ---- */
@@ -407,9 +336,9 @@ _public_ HRESULT keyd_encryption_blt(keyd_crypto_session *session,
 
         keyd_clear_last_error();
         if (!session)
-                return keyd_session_fail_null(method, "the session");
+                return keyd_fail_null(method, "the session");
         if (!pData && DataSize > 0)
-                return keyd_session_fail_null(method, "pData");
+                return keyd_fail_null(method, "pData");
         hr = check_iv(IVSize, pIV, method);
         if (KEYD_FAILED(hr))
                 return hr;
@@ -440,21 +369,21 @@ _public_ HRESULT keyd_encryption_blt(keyd_crypto_session *session,
         if (r >= 0)
                 r = sd_bus_message_append_array(m, 'y', pIV, IVSize);
         if (r < 0)
-                return fail_local(method, r);
-        hr = session_call(session, m, &reply, method);
+                return keyd_fail_call(KEYD_CALL_SESSION, r, NULL, method);
+        hr = keyd_session_send(session, m, &reply, method);
         if (KEYD_FAILED(hr))
                 return hr;
 
         if (via_memfd) {
-                r = sd_bus_message_read(reply, "h", &fd);
-                if (r <= 0)
-                        return keyd_session_fail_reply(method, r ?: -EBADMSG);
+                hr = keyd_reply_read(reply, method, "h", &fd);
+                if (KEYD_FAILED(hr))
+                        return hr;
                 return memfd_read_result(fd, pData, DataSize, Surface, method);
         }
 
         r = sd_bus_message_read_array(reply, 'y', &data, &n);
         if (r < 0)
-                return keyd_session_fail_reply(method, r);
+                return keyd_fail_reply(method, r);
         if (n != DataSize)
                 return keyd_set_last_error(KEYD_E_INVALIDARG,
                                            "%s: DataSize is %" PRIu32 " bytes; surface %" PRIu32 " is %zu bytes",

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* What the data-path calls of libkeyd (session-data.c, hw-protection.c)
- * share: the preamble of a call on a session, and the HW_PROTECTION form of
- * NegotiateCryptoSessionKeyExchange that session.c hands over to. */
+/* What the session calls of libkeyd (session.c, session-data.c,
+ * hw-protection.c) share besides client-internal.h: the table of surfaces,
+ * and the HW_PROTECTION form of NegotiateCryptoSessionKeyExchange that
+ * session.c hands over to. */
 
 #include "client-internal.h"
 
@@ -11,14 +12,6 @@ struct keyd_surface_size {
         uint32_t id;
         uint32_t size;
 };
-
-HRESULT keyd_session_fail_null(const char *function, const char *what);
-HRESULT keyd_session_fail_reply(const char *method, int r);
-/* With the client's lock held: DXGI_ERROR_DEVICE_REMOVED once the session's
- * client was closed (keyd destroyed the session with the connection). */
-HRESULT keyd_session_check_open(keyd_crypto_session *s, const char *method);
-/* A method call on the session object, addressed to the keyd that made it. */
-int keyd_session_new_call(keyd_crypto_session *s, sd_bus_message **ret, const char *method);
 
 /* keyd_negotiate_crypto_session_key_exchange() on a HW_PROTECTION session:
  * pData is a keyd_key_exchange_hw_protection_data. */

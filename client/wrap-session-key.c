@@ -127,11 +127,10 @@ _public_ HRESULT keyd_wrap_session_key(const uint8_t *pCertificate, uint32_t Cer
 
         keyd_clear_last_error();
         if (!pCertificate || !pKeyExchangeType || !pSessionKey || !pData)
-                return keyd_set_last_error(KEYD_E_POINTER, "%s: %s is NULL", function,
-                                           !pCertificate       ? "pCertificate"
-                                           : !pKeyExchangeType ? "pKeyExchangeType"
-                                           : !pSessionKey      ? "pSessionKey"
-                                                               : "pData");
+                return keyd_fail_null(function, !pCertificate       ? "pCertificate"
+                                                : !pKeyExchangeType ? "pKeyExchangeType"
+                                                : !pSessionKey      ? "pSessionKey"
+                                                                    : "pData");
         if (SessionKeySize != SESSION_KEY_SIZE)
                 return keyd_set_last_error(KEYD_E_INVALIDARG,
                                            "%s: SessionKeySize is %" PRIu32 "; the session key is AES-128, %u bytes",
