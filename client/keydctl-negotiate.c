@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /* keydctl negotiate: one whole key exchange, as a player would do it. The
- * random session key lives in locked memory and is never printed. */
+ * random session key lives in locked memory and is never printed. Its steps
+ * that keydctl roundtrip takes too (the certificate, the wrapped key) are
+ * here as well. */
 
 #include <getopt.h>
 #include <gnutls/crypto.h>
@@ -37,7 +39,7 @@ int keydctl_parse_key_exchange(const char *s, const keyd_guid **ret) {
 }
 
 /* The RSA modulus size of a DER certificate, in bits; -1 if unreadable. */
-int keydctl_certificate_rsa_bits(const uint8_t *der, uint32_t size, unsigned *ret_bits) {
+static int certificate_rsa_bits(const uint8_t *der, uint32_t size, unsigned *ret_bits) {
         gnutls_x509_crt_t crt;
         const gnutls_datum_t d = { .data = (unsigned char *) der, .size = size };
         unsigned bits = 0;
@@ -62,34 +64,16 @@ int keydctl_certificate_rsa_bits(const uint8_t *der, uint32_t size, unsigned *re
         return 0;
 }
 
-static const char *status_to_string(keyd_crypto_session_status status) {
-        switch (status) {
-        case KEYD_CRYPTO_SESSION_STATUS_OK:
-                return "OK";
-        case KEYD_CRYPTO_SESSION_STATUS_KEY_LOST:
-                return "KEY_LOST";
-        case KEYD_CRYPTO_SESSION_STATUS_KEY_AND_CONTENT_LOST:
-                return "KEY_AND_CONTENT_LOST";
-        }
-        return "unknown";
+void keydctl_certificate_done(KeydctlCertificate *c) {
+        free(c->der);
+        c->der = NULL;
 }
 
-/* Everything after the session exists; the caller releases it. */
-static int negotiate(keyd_crypto_session *session, const keyd_guid *key_exchange) {
-        _cleanup_(secure_freep) uint8_t *key = NULL;
-        _cleanup_(freep) uint8_t *certificate = NULL, *data = NULL;
-        keyd_crypto_session_status status;
-        uint32_t certificate_size, data_size;
-        uint64_t handle;
+int keydctl_get_certificate(keyd_crypto_session *session, KeydctlCertificate *ret) {
+        _cleanup_(freep) uint8_t *certificate = NULL;
+        uint32_t certificate_size;
         unsigned bits;
         HRESULT hr;
-        int r;
-
-        printf("Session:               %s\n", keyd_crypto_session_get_object_path(session));
-        hr = keyd_crypto_session_get_handle(session, &handle);
-        if (KEYD_FAILED(hr))
-                return keydctl_fail(hr, "GetCryptoSessionHandle failed");
-        printf("Handle:                0x%016" PRIx64 "\n", handle);
 
         hr = keyd_crypto_session_get_certificate_size(session, &certificate_size);
         if (KEYD_FAILED(hr))
@@ -100,9 +84,58 @@ static int negotiate(keyd_crypto_session *session, const keyd_guid *key_exchange
         hr = keyd_crypto_session_get_certificate(session, certificate_size, certificate);
         if (KEYD_FAILED(hr))
                 return keydctl_fail(hr, "GetCertificate failed");
-        if (keydctl_certificate_rsa_bits(certificate, certificate_size, &bits) < 0)
+        if (certificate_rsa_bits(certificate, certificate_size, &bits) < 0)
                 return -1;
-        printf("Certificate:           %" PRIu32 " bytes, RSA %u-bit modulus\n", certificate_size, bits);
+
+        *ret = (KeydctlCertificate) {
+                .der = TAKE_PTR(certificate),
+                .size = certificate_size,
+                .rsa_bits = bits,
+        };
+        return 0;
+}
+
+int keydctl_wrap_key(const KeydctlCertificate *certificate, const keyd_guid *key_exchange, const uint8_t *key,
+                     uint32_t key_size, uint8_t **ret_data, uint32_t *ret_data_size) {
+        _cleanup_(freep) uint8_t *data = NULL;
+        uint32_t data_size;
+        HRESULT hr;
+
+        data_size = (certificate->rsa_bits + 7) / 8;
+        data = malloc(data_size);
+        if (!data)
+                return keydctl_fail(KEYD_E_OUTOFMEMORY, "cannot allocate the key exchange data");
+        hr = keyd_wrap_session_key(certificate->der, certificate->size, key_exchange, key, key_size, data_size,
+                                   data);
+        if (KEYD_FAILED(hr))
+                return keydctl_fail(hr, "cannot wrap the session key");
+
+        *ret_data = TAKE_PTR(data);
+        *ret_data_size = data_size;
+        return 0;
+}
+
+/* Everything after the session exists; the caller releases it. */
+static int negotiate(keyd_crypto_session *session, const keyd_guid *key_exchange) {
+        _cleanup_(keydctl_certificate_done) KeydctlCertificate certificate = {};
+        _cleanup_(secure_freep) uint8_t *key = NULL;
+        _cleanup_(freep) uint8_t *data = NULL;
+        keyd_crypto_session_status status;
+        uint32_t data_size;
+        uint64_t handle;
+        HRESULT hr;
+        int r;
+
+        printf("Session:               %s\n", keyd_crypto_session_get_object_path(session));
+        hr = keyd_crypto_session_get_handle(session, &handle);
+        if (KEYD_FAILED(hr))
+                return keydctl_fail(hr, "GetCryptoSessionHandle failed");
+        printf("Handle:                0x%016" PRIx64 "\n", handle);
+
+        if (keydctl_get_certificate(session, &certificate) < 0)
+                return -1;
+        printf("Certificate:           %" PRIu32 " bytes, RSA %u-bit modulus\n", certificate.size,
+               certificate.rsa_bits);
 
         /* The session key: random, in locked memory, never shown. */
         key = secure_alloc(SESSION_KEY_SIZE);
@@ -116,14 +149,8 @@ static int negotiate(keyd_crypto_session *session, const keyd_guid *key_exchange
                 return -1;
         }
 
-        data_size = (bits + 7) / 8;
-        data = malloc(data_size);
-        if (!data)
-                return keydctl_fail(KEYD_E_OUTOFMEMORY, "cannot allocate the key exchange data");
-        hr = keyd_wrap_session_key(certificate, certificate_size, key_exchange, key, SESSION_KEY_SIZE,
-                                   data_size, data);
-        if (KEYD_FAILED(hr))
-                return keydctl_fail(hr, "cannot wrap the session key");
+        if (keydctl_wrap_key(&certificate, key_exchange, key, SESSION_KEY_SIZE, &data, &data_size) < 0)
+                return -1;
 
         hr = keyd_negotiate_crypto_session_key_exchange(session, data_size, data);
         printf("Negotiate:             0x%08" PRIX32 " %s\n", (uint32_t) hr, keyd_hresult_to_string(hr));
@@ -133,7 +160,7 @@ static int negotiate(keyd_crypto_session *session, const keyd_guid *key_exchange
         hr = keyd_check_crypto_session_status(session, &status);
         if (KEYD_FAILED(hr))
                 return keydctl_fail(hr, "CheckCryptoSessionStatus failed");
-        printf("Status:                %u %s\n", (unsigned) status, status_to_string(status));
+        printf("Status:                %u %s\n", (unsigned) status, keydctl_status_name(status));
         return 0;
 }
 

@@ -107,32 +107,15 @@ static int parse_pattern(const char *s, EncryptedBlockInfo *ret) {
 
 /* Wrap the session key to the session's certificate and negotiate it. */
 static int negotiate(keyd_crypto_session *session, const keyd_guid *key_exchange, const uint8_t *session_key) {
-        _cleanup_free_ uint8_t *certificate = NULL, *data = NULL;
-        uint32_t certificate_size, data_size;
-        unsigned bits;
+        _cleanup_(keydctl_certificate_done) KeydctlCertificate certificate = {};
+        _cleanup_free_ uint8_t *data = NULL;
+        uint32_t data_size;
         HRESULT hr;
 
-        hr = keyd_crypto_session_get_certificate_size(session, &certificate_size);
-        if (KEYD_FAILED(hr))
-                return keydctl_fail(hr, "GetCertificateSize failed");
-        certificate = malloc(MAX(certificate_size, 1U));
-        if (!certificate)
-                return keydctl_fail(KEYD_E_OUTOFMEMORY, "cannot allocate the certificate");
-        hr = keyd_crypto_session_get_certificate(session, certificate_size, certificate);
-        if (KEYD_FAILED(hr))
-                return keydctl_fail(hr, "GetCertificate failed");
-
-        if (keydctl_certificate_rsa_bits(certificate, certificate_size, &bits) < 0)
+        if (keydctl_get_certificate(session, &certificate) < 0)
                 return -1;
-
-        data_size = (bits + 7) / 8;
-        data = malloc(data_size);
-        if (!data)
-                return keydctl_fail(KEYD_E_OUTOFMEMORY, "cannot allocate the key exchange data");
-        hr = keyd_wrap_session_key(certificate, certificate_size, key_exchange, session_key, KEY_SIZE, data_size,
-                                   data);
-        if (KEYD_FAILED(hr))
-                return keydctl_fail(hr, "cannot wrap the session key");
+        if (keydctl_wrap_key(&certificate, key_exchange, session_key, KEY_SIZE, &data, &data_size) < 0)
+                return -1;
 
         hr = keyd_negotiate_crypto_session_key_exchange(session, data_size, data);
         if (KEYD_FAILED(hr))

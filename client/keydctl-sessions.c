@@ -161,12 +161,6 @@ static const char *key_exchange_name(const char *s, char buf[static KEYD_GUID_ST
         return keydctl_guid_name(&g, buf);
 }
 
-static const char *status_name(uint32_t status) {
-        static const char *const names[] = { "OK", "KEY_LOST", "KEY_AND_CONTENT_LOST" };
-
-        return status < ELEMENTSOF(names) ? names[status] : "unknown";
-}
-
 static int list_sessions(sd_bus *bus, uint64_t timeout) {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
@@ -213,9 +207,7 @@ static int list_sessions(sd_bus *bus, uint64_t timeout) {
                 if (r < 0) {
                         HRESULT hr = sd_bus_error_is_set(&session_error)
                                              ? keyd_fail_call(KEYD_CALL_MANAGER, r, &session_error, "GetAll")
-                                             : keyd_set_last_error(KEYD_E_FAIL,
-                                                                   "GetAll: keyd's reply does not match the contract: %s",
-                                                                   strerror(-r));
+                                             : keyd_fail_reply("GetAll", r);
                         fprintf(stderr, "keydctl: cannot read %s\n", info.path);
                         session_info_done(&info);
                         return keydctl_fail(hr, "cannot list the sessions");
@@ -223,7 +215,7 @@ static int list_sessions(sd_bus *bus, uint64_t timeout) {
 
                 printf("%-36s 0x%016" PRIx64 " %-10s %6" PRIu32 " %-38s %s\n", info.path, info.handle,
                        info.owner ?: "-", info.owner_uid, key_exchange_name(info.key_exchange, buf),
-                       status_name(info.status));
+                       keydctl_status_name(info.status));
                 shown++;
                 session_info_done(&info);
         }

@@ -81,6 +81,12 @@ const char *keydctl_guid_name(const keyd_guid *g, char buf[static KEYD_GUID_STRI
         return buf;
 }
 
+const char *keydctl_status_name(uint32_t status) {
+        static const char *const names[] = { "OK", "KEY_LOST", "KEY_AND_CONTENT_LOST" };
+
+        return status < ELEMENTSOF(names) ? names[status] : "unknown";
+}
+
 static const struct {
         uint32_t flag;
         const char *name;

@@ -27,8 +27,25 @@ const char *keydctl_guid_name(const keyd_guid *g, char buf[static KEYD_GUID_STRI
 /* sha512, sha256 or sha1: the RSAES-OAEP key exchange GUID. Prints on failure. */
 int keydctl_parse_key_exchange(const char *s, const keyd_guid **ret);
 
-/* The RSA modulus size of a DER certificate, in bits. Prints on failure. */
-int keydctl_certificate_rsa_bits(const uint8_t *der, uint32_t size, unsigned *ret_bits);
+/* A session's device certificate, as the caller of
+ * NegotiateCryptoSessionKeyExchange needs it. */
+typedef struct KeydctlCertificate {
+        uint8_t *der;            /* malloc()ed */
+        uint32_t size;
+        unsigned rsa_bits;       /* the size of its RSA modulus */
+} KeydctlCertificate;
+
+void keydctl_certificate_done(KeydctlCertificate *c);
+/* GetCertificateSize, GetCertificate, and the RSA key's size. Prints on failure. */
+int keydctl_get_certificate(keyd_crypto_session *session, KeydctlCertificate *ret);
+/* The data for NegotiateCryptoSessionKeyExchange: key wrapped to the
+ * certificate with RSAES-OAEP as key_exchange says, into a malloc()ed
+ * *ret_data of *ret_data_size bytes. Prints on failure. */
+int keydctl_wrap_key(const KeydctlCertificate *certificate, const keyd_guid *key_exchange, const uint8_t *key,
+                     uint32_t key_size, uint8_t **ret_data, uint32_t *ret_data_size);
+
+/* OK, KEY_LOST, KEY_AND_CONTENT_LOST, or "unknown". */
+const char *keydctl_status_name(uint32_t status);
 
 int verb_negotiate(const Keydctl *ctl, int argc, char *argv[]);
 int verb_roundtrip(const Keydctl *ctl, int argc, char *argv[]);
