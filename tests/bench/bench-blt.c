@@ -207,8 +207,10 @@ void bench_blt(const BenchOptions *o, const BenchFixture *f, BenchResults *res) 
                 _cleanup_free_ uint8_t *data = xmalloc(size), *out = xmalloc(size);
                 Blt b = { .bus = bus, .path = path, .size = size, .data = data, .out = out };
                 double aes, nettle_now, keyd_now;
+                Interference other;
 
                 /* The baseline again right beside the bus figures. */
+                interference_start(&other);
                 bench_local_aes_size(o, i, res, &nettle_now, &keyd_now);
                 aes = res->aes_nettle_mb_s[i];
 
@@ -224,11 +226,11 @@ void bench_blt(const BenchOptions *o, const BenchFixture *f, BenchResults *res) 
                 res->enc_ay_mb_s[i] = blt_rate(encryption_blt_ay, &b, each);
                 res->enc_fd_mb_s[i] = blt_rate(encryption_blt_fd, &b, each);
 
-                printf("   %5zu KiB  %7.0f          %7.0f (%4.2f)     %7.0f (%4.2f)    %7.0f (%4.2f)         %7.0f (%4.2f)     %7.0f (%4.2f)\n",
+                printf("   %5zu KiB  %7.0f          %7.0f (%4.2f)     %7.0f (%4.2f)    %7.0f (%4.2f)         %7.0f (%4.2f)     %7.0f (%4.2f)   [other load %.0f%%]\n",
                        size / 1024, aes, res->dec_ay_mb_s[i], res->dec_ay_mb_s[i] / aes, res->dec_fd_mb_s[i],
                        res->dec_fd_mb_s[i] / aes, res->dec_fd_fill_mb_s[i], res->dec_fd_fill_mb_s[i] / aes,
                        res->enc_ay_mb_s[i], res->enc_ay_mb_s[i] / aes, res->enc_fd_mb_s[i],
-                       res->enc_fd_mb_s[i] / aes);
+                       res->enc_fd_mb_s[i] / aes, 100 * interference_stop(&other));
                 fflush(stdout);
 
                 destroy_surface(&b);

@@ -109,13 +109,16 @@ void bench_local_oaep_setup(const char *state_dir) {
  * more than once and the best seen is kept: the highest rate and the
  * lowest latency, which makes the ratios to keyd's figures stricter. */
 void bench_local_oaep(const BenchOptions *o, const char *when, BenchResults *res) {
+        Interference other;
         Latency one;
         double rate_1, rate_n;
 
+        interference_start(&other);
         rate_1 = oaep_rate(oaep.key, oaep.ciphertext, oaep.session_key, 1, o->seconds, &one);
         rate_n = oaep_rate(oaep.key, oaep.ciphertext, oaep.session_key, res->ncpu, o->seconds, NULL);
-        printf("   %s: 1 thread %5.0f /s (one decryption p50 %.0f us, p99 %.0f us), %u threads %5.0f /s\n", when,
-               rate_1, one.p50_us, one.p99_us, res->ncpu, rate_n);
+        printf("   %s: 1 thread %5.0f /s (one decryption p50 %.0f us, p99 %.0f us), %u threads %5.0f /s"
+               "   [other load %.0f%%]\n",
+               when, rate_1, one.p50_us, one.p99_us, res->ncpu, rate_n, 100 * interference_stop(&other));
 
         if (rate_1 > res->oaep_1t_per_s)
                 res->oaep_1t_per_s = rate_1;
@@ -189,10 +192,12 @@ void bench_local_aes_size(const BenchOptions *o, unsigned i, BenchResults *res, 
 void bench_local_aes(const BenchOptions *o, BenchResults *res) {
         printf("6a. In-process AES-128-CTR, one core (MB/s = 10^6 bytes/s)\n");
         for (unsigned i = 0; i < N_BLT_SIZES; i++) {
+                Interference other;
                 double nettle, keyd;
 
+                interference_start(&other);
                 bench_local_aes_size(o, i, res, &nettle, &keyd);
-                printf("   %5zu KiB:  nettle ctr_crypt %8.0f MB/s   keyd aes_ctr_xor %8.0f MB/s\n",
-                       bench_blt_sizes[i] / 1024, nettle, keyd);
+                printf("   %5zu KiB:  nettle ctr_crypt %8.0f MB/s   keyd aes_ctr_xor %8.0f MB/s   [other load %.0f%%]\n",
+                       bench_blt_sizes[i] / 1024, nettle, keyd, 100 * interference_stop(&other));
         }
 }

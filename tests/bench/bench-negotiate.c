@@ -87,10 +87,15 @@ void bench_negotiate(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pi
 
                 uint64_t keyd_cpu = proc_cpu_usec(keyd_pid), bus_cpu = proc_cpu_usec(bus_pid),
                          self_cpu = self_cpu_usec(), ops = 0;
+                Interference other;
+                double other_share;
+
+                interference_start(&other);
 
                 /* The CPU figures include the threads' setup; over a few
                  * thousand calls that is noise. */
                 res->negotiate_per_s[i] = load_run(n, negotiate_thread, threads, o->seconds);
+                other_share = interference_stop(&other);
                 for (unsigned k = 0; k < n; k++)
                         ops += threads[k].ops;
                 res->cpu_keyd_us[i] = (double) (proc_cpu_usec(keyd_pid) - keyd_cpu) / (double) ops;
@@ -103,11 +108,12 @@ void bench_negotiate(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pi
                 }
                 res->negotiate_latency[i] = samples_latency(&all);
                 printf("   %2u client(s): %7.0f /s   latency p50 %7.0f us  p99 %7.0f us  max %7.0f us  (%zu calls)\n"
-                       "                 CPU per call: keyd %.0f us, dbus-daemon %.0f us, clients %.0f us\n",
+                       "                 CPU per call: keyd %.0f us, dbus-daemon %.0f us, clients %.0f us   "
+                       "[other load %.0f%%]\n",
                        n, res->negotiate_per_s[i], res->negotiate_latency[i].p50_us,
                        res->negotiate_latency[i].p99_us, res->negotiate_latency[i].max_us,
                        res->negotiate_latency[i].n, res->cpu_keyd_us[i], res->cpu_bus_us[i],
-                       res->cpu_client_us[i]);
+                       res->cpu_client_us[i], 100 * other_share);
                 fflush(stdout);
                 samples_free(&all);
                 free(workers);
@@ -126,10 +132,12 @@ void bench_bus_round_trip(const BenchOptions *o, const BenchFixture *f, pid_t ke
         pid_t bus_pid = find_child_named("dbus-daemon");
         uint8_t payload[MODULUS_SIZE];
         uint64_t deadline, keyd_cpu, bus_cpu;
+        Interference other;
         Samples samples = {};
         int r;
 
         random_fill(payload, sizeof(payload));
+        interference_start(&other);
         keyd_cpu = proc_cpu_usec(keyd_pid);
         bus_cpu = proc_cpu_usec(bus_pid);
         deadline = now_usec() + (uint64_t) (o->seconds / 2 * USEC_PER_SEC);
@@ -168,8 +176,9 @@ void bench_bus_round_trip(const BenchOptions *o, const BenchFixture *f, pid_t ke
         samples_free(&samples);
         printf("   bus round trip (256 bytes each way, ExecuteHWProtectionFunction pass-through, raw sd-bus): "
                "p50 %.0f us  p99 %.0f us\n"
-               "                 CPU per call: keyd %.0f us, dbus-daemon %.0f us\n",
-               res->bus_rtt.p50_us, res->bus_rtt.p99_us, res->rtt_cpu_keyd_us, res->rtt_cpu_bus_us);
+               "                 CPU per call: keyd %.0f us, dbus-daemon %.0f us   [other load %.0f%%]\n",
+               res->bus_rtt.p50_us, res->bus_rtt.p99_us, res->rtt_cpu_keyd_us, res->rtt_cpu_bus_us,
+               100 * interference_stop(&other));
 }
 
 /* ---- section 4 ---- */
@@ -274,6 +283,8 @@ void bench_flood(const BenchOptions *o, const BenchFixture *f, BenchResults *res
         keyd_client *client = NULL;
         keyd_crypto_session *session = NULL;
         Flooder fl = { .fixture = f, .depth = o->flood_depth };
+        Interference other_alone, other_flooded;
+        double share_alone, share_flooded;
         pthread_t tid;
         uint64_t done_start, start;
 
@@ -283,7 +294,9 @@ void bench_flood(const BenchOptions *o, const BenchFixture *f, BenchResults *res
         fflush(stdout);
 
         bench_open_negotiated(f, &client, &session);
+        interference_start(&other_alone);
         (void) measure_client(session, f, o->seconds, &res->alone);
+        share_alone = interference_stop(&other_alone);
 
         atomic_init(&fl.ready, false);
         atomic_init(&fl.stop, false);
@@ -296,7 +309,9 @@ void bench_flood(const BenchOptions *o, const BenchFixture *f, BenchResults *res
 
         done_start = atomic_load(&fl.done);
         start = now_usec();
+        interference_start(&other_flooded);
         res->flooded_client_per_s = measure_client(session, f, o->seconds, &res->flooded);
+        share_flooded = interference_stop(&other_flooded);
         res->flooder_per_s = (double) (atomic_load(&fl.done) - done_start) * USEC_PER_SEC /
                              (double) (now_usec() - start);
 
@@ -306,11 +321,12 @@ void bench_flood(const BenchOptions *o, const BenchFixture *f, BenchResults *res
                 printf("   note: the flooder got %" PRIu64 " error replies, the first: %s\n", fl.errors,
                        fl.first_error);
 
-        printf("   alone:    p50 %7.0f us  p99 %7.0f us  max %7.0f us  (%zu calls)\n", res->alone.p50_us,
-               res->alone.p99_us, res->alone.max_us, res->alone.n);
-        printf("   flooded:  p50 %7.0f us  p99 %7.0f us  max %7.0f us  (%zu calls, %.0f /s; flooder %.0f /s)\n",
+        printf("   alone:    p50 %7.0f us  p99 %7.0f us  max %7.0f us  (%zu calls)   [other load %.0f%%]\n",
+               res->alone.p50_us, res->alone.p99_us, res->alone.max_us, res->alone.n, 100 * share_alone);
+        printf("   flooded:  p50 %7.0f us  p99 %7.0f us  max %7.0f us  (%zu calls, %.0f /s; flooder %.0f /s)   "
+               "[other load %.0f%%]\n",
                res->flooded.p50_us, res->flooded.p99_us, res->flooded.max_us, res->flooded.n,
-               res->flooded_client_per_s, res->flooder_per_s);
+               res->flooded_client_per_s, res->flooder_per_s, 100 * share_flooded);
 
         keyd_crypto_session_release(session);
         keyd_client_close(client);

@@ -39,11 +39,13 @@ void bench_sessions(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid
         keyd_crypto_session **sessions;
         keyd_client *client = NULL;
         uint64_t start, deadline, n_pairs = 0;
+        Interference other;
         uint32_t count;
 
         printf("5. Sessions (CreateCryptoSession + Close through libkeyd, one connection)\n");
         fflush(stdout);
 
+        interference_start(&other);
         bench_check_hr(keyd_client_open_address(f->address, &client), "keyd_client_open_address");
         /* The client is known to keyd and the code paths are warm before the baseline. */
         keyd_crypto_session_release(create_session(client));
@@ -84,7 +86,8 @@ void bench_sessions(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid
 
         keyd_client_close(client);
 
-        printf("   create+close:  %.0f /s\n", res->session_create_close_per_s);
+        printf("   create+close:  %.0f /s   [other load %.0f%%]\n", res->session_create_close_per_s,
+               100 * interference_stop(&other));
         printf("   %u sessions: opened at %.0f /s, closed at %.0f /s; SessionCount afterwards %u (%s)\n",
                o->n_sessions, res->session_open_per_s, res->session_close_per_s, count,
                res->sessions_closed_cleanly ? "clean" : "NOT back to 0");

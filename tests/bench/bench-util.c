@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "bench.h"
@@ -247,6 +248,69 @@ pid_t find_child_named(const char *comm) {
                 fclose(f);
         }
         return -1;
+}
+
+/* ---- other load ---- */
+
+static pid_t interference_keyd, interference_bus;
+static double interference_worst;
+
+void interference_set_pids(pid_t keyd, pid_t bus) {
+        interference_keyd = keyd;
+        interference_bus = bus;
+}
+
+/* user + nice + system + irq + softirq + steal of all CPUs, from the first line of /proc/stat. */
+static uint64_t machine_busy_usec(void) {
+        unsigned long long user, nice, system, idle, iowait, irq, softirq, steal;
+        long ticks = sysconf(_SC_CLK_TCK);
+        FILE *f = fopen("/proc/stat", "re");
+        int n;
+
+        if (!f)
+                bench_die("cannot open /proc/stat: %m");
+        n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &system, &idle, &iowait, &irq,
+                   &softirq, &steal);
+        fclose(f);
+        if (n != 8)
+                bench_die("cannot parse /proc/stat");
+        return (user + nice + system + irq + softirq + steal) * USEC_PER_SEC / (uint64_t) (ticks > 0 ? ticks : 100);
+}
+
+static uint64_t our_cpu_usec(void) {
+        struct rusage ru;
+        uint64_t usec;
+
+        if (getrusage(RUSAGE_SELF, &ru) < 0)
+                bench_die("getrusage: %m");
+        usec = (uint64_t) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * USEC_PER_SEC +
+               (uint64_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+        if (interference_keyd > 0)
+                usec += proc_cpu_usec(interference_keyd);
+        if (interference_bus > 0)
+                usec += proc_cpu_usec(interference_bus);
+        return usec;
+}
+
+void interference_start(Interference *i) {
+        i->start_usec = now_usec();
+        i->busy_usec = machine_busy_usec();
+        i->ours_usec = our_cpu_usec();
+}
+
+double interference_stop(Interference *i) {
+        double elapsed = (double) (now_usec() - i->start_usec) * (double) MAX(sysconf(_SC_NPROCESSORS_ONLN), 1L);
+        double other = (double) machine_busy_usec() - (double) i->busy_usec -
+                       ((double) our_cpu_usec() - (double) i->ours_usec);
+        double share = elapsed > 0 ? MAX(other, 0.0) / elapsed : 0;
+
+        if (share > interference_worst)
+                interference_worst = share;
+        return share;
+}
+
+double interference_max(void) {
+        return interference_worst;
 }
 
 /* ---- raw D-Bus ---- */

@@ -141,6 +141,22 @@ uint64_t proc_cpu_usec(pid_t pid);
 /* The dbus-daemon this process started (a child named dbus-daemon), or -1. */
 pid_t find_child_named(const char *comm);
 
+/* How much of the machine other processes used while a figure was taken:
+ * all CPU time the machine spent (/proc/stat) less ours, keyd's and
+ * dbus-daemon's. The machine may be shared; this says which figures to
+ * distrust. */
+typedef struct Interference {
+        uint64_t start_usec, busy_usec, ours_usec;
+} Interference;
+
+/* keyd and dbus-daemon, once they run (0 before). */
+void interference_set_pids(pid_t keyd, pid_t bus);
+void interference_start(Interference *i);
+/* Other processes' share of all cores since start, 0..1; also kept as the
+ * run's maximum (interference_max()). */
+double interference_stop(Interference *i);
+double interference_max(void);
+
 /* The resident set of pid from /proc/<pid>/status (VmRSS), in KiB. */
 uint64_t proc_vmrss_kib(pid_t pid);
 

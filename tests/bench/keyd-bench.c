@@ -330,15 +330,16 @@ static Targets print_targets(const BenchOptions *o, const BenchResults *res) {
         t.ready = t.ready_ms <= 50;
 
         printf("\nTargets of issue 6 (ratios from this run):\n");
-        /* At the end the average includes this run's own load; at the start it is others'. */
-        if (res->loadavg_start > 0.5 * res->ncpu)
-                printf("  WARNING: the machine was busy before this run (load average %.2f on %u cores): figures\n"
-                       "  taken at different moments compete with different other load; their ratios are unreliable.\n",
-                       res->loadavg_start, res->ncpu);
-        printf("  %s  negotiations/s through the bus >= 0.90 x in-process all-core rate: %.2f (%.0f /s at %u "
+        /* Other processes took CPU while figures were taken: ratios between
+         * figures of different moments are then unreliable. */
+        if (interference_max() > 0.05)
+                printf("  WARNING: other processes used up to %.0f%% of the machine during a measurement (see\n"
+                       "  [other load] above); ratios between figures taken at different moments are unreliable.\n",
+                       100 * interference_max());
+        printf("  %s  negotiations/s through the bus >= 0.90 x in-process all-core rate: %.3f (%.0f /s at %u "
                "clients / %.0f /s)\n",
                verdict(t.negotiate), t.negotiate_ratio, best, best_clients, res->oaep_nt_per_s);
-        printf("  %s  p50 at 1 client <= 1.15 x (one decryption + one bus round trip): %.2f (%.0f us / (%.0f + "
+        printf("  %s  p50 at 1 client <= 1.15 x (one decryption + one bus round trip): %.3f (%.0f us / (%.0f + "
                "%.0f) us)\n",
                verdict(t.p50), t.p50_ratio, res->negotiate_latency[0].p50_us, res->oaep_1t.p50_us,
                res->bus_rtt.p50_us);
@@ -370,6 +371,7 @@ static void print_values(const BenchOptions *o, const BenchResults *res, const T
         printf("\nncpu=%u\n", res->ncpu);
         printf("loadavg_start=%.2f\n", res->loadavg_start);
         printf("loadavg_end=%.2f\n", res->loadavg_end);
+        printf("other_load_max_percent=%.0f\n", 100 * interference_max());
         printf("oaep_1thread_per_s=%.0f\n", res->oaep_1t_per_s);
         printf("oaep_allcores_per_s=%.0f\n", res->oaep_nt_per_s);
         print_latency("oaep_1thread", &res->oaep_1t);
@@ -419,7 +421,7 @@ static void print_values(const BenchOptions *o, const BenchResults *res, const T
         printf("ready_max_ms=%.1f\n", res->ready_max_ms);
         printf("target_negotiate=%s\n", verdict(t->negotiate));
         printf("target_p50_1client=%s\n", verdict(t->p50));
-        printf("target_p50_1client_ratio=%.2f\n", t->p50_ratio);
+        printf("target_p50_1client_ratio=%.3f\n", t->p50_ratio);
         printf("target_flood=%s\n", verdict(t->flood));
         printf("target_sessions=%s\n", verdict(t->sessions));
         printf("target_memfd_vs_aes=%s\n", verdict(t->memfd_aes));
@@ -476,6 +478,7 @@ int main(int argc, char *argv[]) {
         r = harness_start_keyd(keyd_args(&o));
         if (r < 0)
                 bench_die("keyd did not start: %s", strerror(-r));
+        interference_set_pids(harness_keyd_pid(), find_child_named("dbus-daemon"));
         make_fixture(&fixture);
         printf("\nkeyd %s running (pid %d) on a private dbus-daemon, %u worker threads by default\n\n",
                getenv("KEYD_BINARY"), (int) harness_keyd_pid(), res.ncpu);
