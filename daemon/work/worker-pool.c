@@ -24,7 +24,9 @@ struct WorkerPool {
         pthread_cond_t work_available;
         bool stopping;
 
-        WorkerQueue *ring;           /* queues with waiting jobs, served in turn */
+        QueueList new_queues;        /* clients that were idle, served first */
+        QueueList old_queues;        /* clients served recently, in turn */
+        unsigned n_waiting;          /* jobs queued, not yet running */
         WorkerJob *done_head, *done_tail;
 
         WorkerThread *threads;
@@ -44,56 +46,67 @@ void worker_queue_init(WorkerQueue *q, unsigned max_jobs) {
         *q = (WorkerQueue) { .max_jobs = max_jobs };
 }
 
-static void ring_add(WorkerPool *p, WorkerQueue *q) {
-        if (q->in_ring)
-                return;
-        if (!p->ring) {
-                q->ring_next = q->ring_prev = q;
-                p->ring = q;
-        } else {
-                /* Insert before the ring's head: last in turn. */
-                q->ring_next = p->ring;
-                q->ring_prev = p->ring->ring_prev;
-                q->ring_prev->ring_next = q;
-                p->ring->ring_prev = q;
-        }
-        q->in_ring = true;
+static void queue_list_append(QueueList *l, WorkerQueue *q) {
+        q->list = l;
+        q->sched_next = NULL;
+        q->sched_prev = l->tail;
+        if (l->tail)
+                l->tail->sched_next = q;
+        else
+                l->head = q;
+        l->tail = q;
 }
 
-static void ring_remove(WorkerPool *p, WorkerQueue *q) {
-        if (!q->in_ring)
+static void queue_list_remove(WorkerQueue *q) {
+        QueueList *l = q->list;
+
+        if (!l)
                 return;
-        if (q->ring_next == q)
-                p->ring = NULL;
-        else {
-                q->ring_prev->ring_next = q->ring_next;
-                q->ring_next->ring_prev = q->ring_prev;
-                if (p->ring == q)
-                        p->ring = q->ring_next;
-        }
-        q->ring_next = q->ring_prev = NULL;
-        q->in_ring = false;
+        if (q->sched_prev)
+                q->sched_prev->sched_next = q->sched_next;
+        else
+                l->head = q->sched_next;
+        if (q->sched_next)
+                q->sched_next->sched_prev = q->sched_prev;
+        else
+                l->tail = q->sched_prev;
+        q->sched_next = q->sched_prev = NULL;
+        q->list = NULL;
 }
 
-/* Under the lock: the next job, one client after another. */
+/* Under the lock: the next job to run. The order is fq_codel's, with one
+ * job as the quantum: a client that was idle gets its turn before those
+ * that have been busy (so a caller with one request in flight does not
+ * wait behind a flood), and every client served goes to the back of the
+ * busy list (so nobody starves). A queue that runs empty while new moves to
+ * the busy list rather than leaving: it cannot jump the line again just by
+ * calling one request at a time. */
 static WorkerJob *take_next_job(WorkerPool *p) {
-        WorkerQueue *q = p->ring;
-        WorkerJob *job;
+        for (;;) {
+                QueueList *l = p->new_queues.head ? &p->new_queues : &p->old_queues;
+                WorkerQueue *q = l->head;
+                WorkerJob *job;
 
-        if (!q)
-                return NULL;
+                if (!q)
+                        return NULL;
 
-        job = q->head;
-        q->head = job->next;
-        if (!q->head)
-                q->tail = NULL;
-        job->next = NULL;
+                queue_list_remove(q);
+                if (!q->head) {
+                        if (l == &p->new_queues)
+                                queue_list_append(&p->old_queues, q);
+                        continue;  /* an old queue that ran empty goes idle */
+                }
 
-        /* This client had its turn; the next one is first now. */
-        p->ring = q->ring_next;
-        if (!q->head)
-                ring_remove(p, q);
-        return job;
+                job = q->head;
+                q->head = job->next;
+                if (!q->head)
+                        q->tail = NULL;
+                job->next = NULL;
+                p->n_waiting--;
+
+                queue_list_append(&p->old_queues, q);
+                return job;
+        }
 }
 
 static void push_done(WorkerPool *p, WorkerJob *job) {
@@ -118,7 +131,7 @@ static void *worker_main(void *userdata) {
         for (;;) {
                 WorkerJob *job;
 
-                while (!p->stopping && !p->ring)
+                while (!p->stopping && p->n_waiting == 0)
                         pthread_cond_wait(&p->work_available, &p->lock);
                 if (p->stopping)
                         break;
@@ -226,10 +239,10 @@ WorkerPool *worker_pool_free(WorkerPool *p) {
         /* Threads are gone: finish what ran, cancel what waited. */
         if (p->done_fd >= 0)
                 on_jobs_done(NULL, p->done_fd, 0, p);
-        while (p->ring) {
-                WorkerQueue *q = p->ring;
-                worker_queue_cancel(p, q);
-        }
+        while (p->new_queues.head)
+                worker_queue_cancel(p, p->new_queues.head);
+        while (p->old_queues.head)
+                worker_queue_cancel(p, p->old_queues.head);
 
         sd_event_source_disable_unref(p->done_source);
         if (p->done_fd >= 0)
@@ -246,8 +259,10 @@ void worker_queue_cancel(WorkerPool *p, WorkerQueue *q) {
 
         pthread_mutex_lock(&p->lock);
         waiting = q->head;
+        for (WorkerJob *j = waiting; j; j = j->next)
+                p->n_waiting--;
         q->head = q->tail = NULL;
-        ring_remove(p, q);
+        queue_list_remove(q);
         pthread_mutex_unlock(&p->lock);
 
         while (waiting) {
@@ -289,7 +304,9 @@ int worker_pool_submit(WorkerPool *p, WorkerQueue *q, WorkerJob *job) {
         else
                 q->head = job;
         q->tail = job;
-        ring_add(p, q);
+        p->n_waiting++;
+        if (!q->list)
+                queue_list_append(&p->new_queues, q);
         pthread_cond_signal(&p->work_available);
         pthread_mutex_unlock(&p->lock);
         return 0;

@@ -7,9 +7,10 @@
  * responsive while the cores decrypt.
  *
  * Fairness: every client has its own WorkerQueue, and workers take one job
- * from each client with work in turn (round robin), so a client that floods
- * cannot starve another. Each queue is bounded: worker_pool_submit() refuses
- * with -EUSERS past the bound. */
+ * from each client with work in turn, clients that were idle first (see
+ * take_next_job()), so a client that floods cannot starve another or make it
+ * wait behind its backlog. Each queue is bounded: worker_pool_submit()
+ * refuses with -EUSERS past the bound. */
 
 #include <stdbool.h>
 #include <systemd/sd-event.h>
@@ -30,12 +31,17 @@ struct WorkerJob {
         WorkerJob *next;
 };
 
+typedef struct QueueList {
+        WorkerQueue *head, *tail;
+} QueueList;
+
 struct WorkerQueue {
         unsigned max_jobs;       /* queued + running */
         unsigned n_jobs;
         WorkerJob *head, *tail;  /* not yet running */
-        bool in_ring;
-        WorkerQueue *ring_next, *ring_prev;
+        /* Owned by the pool, under its lock: the scheduling list the queue is on. */
+        QueueList *list;
+        WorkerQueue *sched_next, *sched_prev;
 };
 
 /* n_threads 0: jobs run inline in worker_pool_submit() (and complete right
