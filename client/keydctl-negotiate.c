@@ -115,6 +115,14 @@ int keydctl_wrap_key(const KeydctlCertificate *certificate, const keyd_guid *key
         return 0;
 }
 
+static const char *oaep_variant_name(const keyd_guid *key_exchange) {
+        if (keyd_guid_equal(key_exchange, &KEYD_KEY_EXCHANGE_RSAES_OAEP_SHA256))
+                return "SHA-256 (MGF1-SHA-256)";
+        if (keyd_guid_equal(key_exchange, &KEYD_KEY_EXCHANGE_RSAES_OAEP_SHA1))
+                return "SHA-1 (MGF1-SHA-1)";
+        return "SHA-512 (MGF1-SHA-512)";
+}
+
 /* Everything after the session exists; the caller releases it. */
 static int negotiate(keyd_crypto_session *session, const keyd_guid *key_exchange) {
         _cleanup_(keydctl_certificate_done) KeydctlCertificate certificate = {};
@@ -151,6 +159,9 @@ static int negotiate(keyd_crypto_session *session, const keyd_guid *key_exchange
 
         if (keydctl_wrap_key(&certificate, key_exchange, key, SESSION_KEY_SIZE, &data, &data_size) < 0)
                 return -1;
+        printf("Key wrapped:           a random 16-byte AES-128 key, RSAES-OAEP with %s, %" PRIu32
+               " bytes of ciphertext\n",
+               oaep_variant_name(key_exchange), data_size);
 
         hr = keyd_negotiate_crypto_session_key_exchange(session, data_size, data);
         printf("Negotiate:             0x%08" PRIX32 " %s\n", (uint32_t) hr, keyd_hresult_to_string(hr));
