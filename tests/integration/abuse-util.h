@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <systemd/sd-bus.h>
 
 #include "test-util.h"
 
@@ -30,6 +31,23 @@
 #define AES128_CTR "9b6bd711-4f74-41c9-9e7b-0be2d7d93b4f"
 #define RSAES_OAEP "c1949895-d72a-4a1d-8e5d-ed857d171520"
 #define HW_PROTECTION "b1170d8a-628d-4da3-ad3b-82ddb08b4970"
+
+/* CreateCryptoSession over a raw sd-bus connection; the new session's path (free() it). */
+static inline char *raw_create_session(sd_bus *bus, const char *key_exchange) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *path;
+        char *p;
+        int r;
+
+        r = sd_bus_call_method(bus, KEYD_BUS_NAME, KEYD_MANAGER_PATH, KEYD_MANAGER_INTERFACE, "CreateCryptoSession",
+                               &error, &reply, "sss", AES128_CTR, "", key_exchange);
+        ck_assert_msg(r >= 0, "CreateCryptoSession: %s", error.message);
+        ck_assert_int_ge(sd_bus_message_read(reply, "o", &path), 0);
+        p = strdup(path);
+        ck_assert_ptr_nonnull(p);
+        return p;
+}
 
 /* AES-128-CTR with D3D11's counter block (8-byte IV, 64-bit big-endian
  * count), for buffers that start at a count far enough from 2^64 not to

@@ -36,8 +36,6 @@
 #include "harness.h"
 #include "test-util.h"
 
-#define CLIENT_TIMEOUT_USEC (30 * USEC_PER_SEC)
-#define PROMPT_USEC (5 * USEC_PER_SEC)
 /* How long a test waits for its threads after keyd is gone: past this they hang. */
 #define JOIN_TIMEOUT_USEC (CLIENT_TIMEOUT_USEC / 2)
 
@@ -51,13 +49,6 @@ static void setup_bus_only(void) {
 
 static void teardown(void) {
         harness_stop();
-}
-
-static keyd_client *open_patient_client(void) {
-        keyd_client *c = open_client();
-
-        ck_assert_hr(keyd_client_set_timeout(c, CLIENT_TIMEOUT_USEC), KEYD_S_OK);
-        return c;
 }
 
 static void sleep_usec(uint64_t usec) {
@@ -257,22 +248,6 @@ static void raw_wait_answers(sd_bus *bus, RawPending *p, uint64_t deadline) {
         }
 }
 
-static char *raw_create_session(sd_bus *bus) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *path;
-        char *p;
-        int r;
-
-        r = sd_bus_call_method(bus, KEYD_BUS_NAME, KEYD_MANAGER_PATH, KEYD_MANAGER_INTERFACE, "CreateCryptoSession",
-                               &error, &reply, "sss", AES128_CTR, "", RSAES_OAEP);
-        ck_assert_msg(r >= 0, "CreateCryptoSession: %s", error.message);
-        ck_assert_int_ge(sd_bus_message_read(reply, "o", &path), 0);
-        p = strdup(path);
-        ck_assert_ptr_nonnull(p);
-        return p;
-}
-
 /* ---- keyd killed mid-negotiation ---- */
 
 #define N_NEGOTIATORS 6
@@ -295,7 +270,7 @@ START_TEST(test_sigkill_mid_negotiation) {
         wrap_key_for(w[0].session, key, wrapped);
 
         ck_assert_int_eq(harness_open_bus(&raw), 0);
-        raw_path = raw_create_session(raw);
+        raw_path = raw_create_session(raw, RSAES_OAEP);
 
         for (size_t i = 0; i < N_NEGOTIATORS; i++)
                 worker_start(&w[i]);

@@ -16,10 +16,6 @@
 #include "harness.h"
 #include "test-util.h"
 
-/* A call that fails because keyd is gone must say so well before any
- * timeout; the clients below wait up to 30 s for an answer. */
-#define CLIENT_TIMEOUT_USEC (30 * USEC_PER_SEC)
-#define PROMPT_USEC (5 * USEC_PER_SEC)
 
 static void setup(void) {
         start_bus_and_keyd(NULL);
@@ -31,13 +27,6 @@ static void setup_bus_only(void) {
 
 static void teardown(void) {
         harness_stop();
-}
-
-static keyd_client *open_patient_client(void) {
-        keyd_client *c = open_client();
-
-        ck_assert_hr(keyd_client_set_timeout(c, CLIENT_TIMEOUT_USEC), KEYD_S_OK);
-        return c;
 }
 
 /* ---- keyd killed ---- */

@@ -798,22 +798,6 @@ static void wait_answered(sd_bus *bus, Pending *p, unsigned until, uint64_t dead
         }
 }
 
-static char *raw_create_session(sd_bus *bus, const char *key_exchange) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        const char *path;
-        char *p;
-        int r;
-
-        r = sd_bus_call_method(bus, KEYD_BUS_NAME, KEYD_MANAGER_PATH, KEYD_MANAGER_INTERFACE, "CreateCryptoSession",
-                               &error, &reply, "sss", AES128_CTR, "", key_exchange);
-        ck_assert_msg(r >= 0, "CreateCryptoSession: %s", error.message);
-        ck_assert_int_ge(sd_bus_message_read(reply, "o", &path), 0);
-        p = strdup(path);
-        ck_assert_ptr_nonnull(p);
-        return p;
-}
-
 #define FLOOD_USEC (6 * USEC_PER_SEC)
 #define FLOOD_DEPTH 64        /* keyd's default --max-queued-per-client */
 #define WORKER_MAX_LATENCY_USEC (2 * USEC_PER_SEC)

@@ -64,6 +64,19 @@ static inline keyd_client *open_client(void) {
         return c;
 }
 
+/* A call that fails because keyd is gone must say so well before any
+ * timeout: patient clients wait up to CLIENT_TIMEOUT_USEC for an answer,
+ * and a gone keyd must be reported within PROMPT_USEC. */
+#define CLIENT_TIMEOUT_USEC (30 * USEC_PER_SEC)
+#define PROMPT_USEC (5 * USEC_PER_SEC)
+
+static inline keyd_client *open_patient_client(void) {
+        keyd_client *c = open_client();
+
+        ck_assert_hr(keyd_client_set_timeout(c, CLIENT_TIMEOUT_USEC), KEYD_S_OK);
+        return c;
+}
+
 static inline keyd_crypto_session *create_session(keyd_client *c, const keyd_guid *key_exchange) {
         keyd_crypto_session *s = NULL;
 
