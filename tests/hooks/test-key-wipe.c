@@ -119,20 +119,6 @@ static void aes_ecb(const uint8_t key[KEY_SIZE], const uint8_t in[KEY_SIZE], uin
         }
 }
 
-/* Negotiate a fresh random key for s, and return it. */
-static void negotiate(keyd_crypto_session *s, uint8_t key[KEY_SIZE]) {
-        uint8_t data[MODULUS_SIZE];
-        uint32_t cert_size;
-        uint8_t *cert = get_certificate(s, &cert_size);
-
-        random_bytes(key, KEY_SIZE);
-        ck_assert_hr(keyd_wrap_session_key(cert, cert_size, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key, KEY_SIZE,
-                                           sizeof(data), data),
-                     KEYD_S_OK);
-        ck_assert_hr(keyd_negotiate_crypto_session_key_exchange(s, sizeof(data), data), KEYD_S_OK);
-        free(cert);
-}
-
 static uint64_t handle_of(keyd_crypto_session *s) {
         uint64_t h = 0;
 
@@ -146,7 +132,7 @@ START_TEST(test_close_wipes_session_and_readback_keys) {
         uint8_t key[KEY_SIZE], wrapped_blt[KEY_SIZE], blt_key[KEY_SIZE], nothing[KEY_SIZE];
         uint64_t id = handle_of(s);
 
-        negotiate(s, key);
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         ck_assert_hr(keyd_get_encryption_blt_key(s, sizeof(wrapped_blt), wrapped_blt), KEYD_S_OK);
         aes_ecb(key, wrapped_blt, blt_key, true);
 
@@ -171,7 +157,7 @@ START_TEST(test_refresh_replaces_the_old_key) {
         uint8_t key[KEY_SIZE], random_number[KEY_SIZE], new_key[KEY_SIZE];
         uint64_t id = handle_of(s);
 
-        negotiate(s, key);
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         ck_assert_hr(keyd_start_session_key_refresh(s, sizeof(random_number), random_number), KEYD_S_OK);
         ck_assert_hr(keyd_finish_session_key_refresh(s), KEYD_S_OK);
         aes_ecb(key, random_number, new_key, false);
@@ -194,7 +180,7 @@ START_TEST(test_content_key_data_key_is_transient) {
         uint8_t key[KEY_SIZE], content_key[KEY_SIZE], data_key[KEY_SIZE], iv[16] = {}, data[64];
         uint32_t surface;
 
-        negotiate(s, key);
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         random_bytes(content_key, sizeof(content_key));
         random_bytes(data, sizeof(data));
         aes_ecb(key, content_key, data_key, false);
@@ -223,7 +209,7 @@ START_TEST(test_disconnect_wipes_every_session) {
         for (size_t i = 0; i < 3; i++) {
                 s[i] = create_session(c, &KEYD_KEY_EXCHANGE_RSAES_OAEP);
                 ids[i] = handle_of(s[i]);
-                negotiate(s[i], keys[i]);
+                negotiate_known_key(s[i], &KEYD_KEY_EXCHANGE_RSAES_OAEP, keys[i]);
                 ck_assert_uint_ge(count_in_keyd(keys[i]), 1);
         }
 

@@ -147,20 +147,6 @@ static void assert_same_bytes(const uint8_t *got, const uint8_t *want, size_t n,
 
 /* ---- libkeyd helpers ---- */
 
-/* Negotiate a fresh random key; it is returned for the reference crypto. */
-static void negotiate_key(keyd_crypto_session *s, uint8_t key[KEY_SIZE]) {
-        uint8_t data[MODULUS_SIZE];
-        uint32_t cert_size;
-        uint8_t *cert = get_certificate(s, &cert_size);
-
-        random_bytes(key, KEY_SIZE);
-        ck_assert_hr(keyd_wrap_session_key(cert, cert_size, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key, KEY_SIZE,
-                                           sizeof(data), data),
-                     KEYD_S_OK);
-        ck_assert_hr(keyd_negotiate_crypto_session_key_exchange(s, sizeof(data), data), KEYD_S_OK);
-        free(cert);
-}
-
 static keyd_crypto_session_status session_status(keyd_crypto_session *s) {
         keyd_crypto_session_status status = 99;
 
@@ -267,7 +253,7 @@ static void roundtrip_all(uint32_t size) {
         keyd_crypto_session *s = create_session(c, &KEYD_KEY_EXCHANGE_RSAES_OAEP);
         uint8_t key[KEY_SIZE];
 
-        negotiate_key(s, key);
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         check_roundtrip(s, key, size, size, false, NULL);
         for (size_t i = 0; i < ELEMENTSOF(patterns); i++)
                 for (int ck = 0; ck <= 1; ck++)
@@ -293,7 +279,7 @@ START_TEST(test_roundtrip_32mib) {
         keyd_crypto_session *s = create_session(c, &KEYD_KEY_EXCHANGE_RSAES_OAEP);
         uint8_t key[KEY_SIZE];
 
-        negotiate_key(s, key);
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         check_roundtrip(s, key, 32 * MiB, 32 * MiB, false, NULL);
         check_roundtrip(s, key, 32 * MiB, 32 * MiB, true, &patterns[1]);
         check_roundtrip(s, key, 32 * MiB, 32 * MiB, false, &patterns[3]);
@@ -309,7 +295,7 @@ START_TEST(test_roundtrip_threshold_and_partial) {
         keyd_crypto_session *s = create_session(c, &KEYD_KEY_EXCHANGE_RSAES_OAEP);
         uint8_t key[KEY_SIZE];
 
-        negotiate_key(s, key);
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         check_roundtrip(s, key, KEYD_BLT_MEMFD_THRESHOLD, KEYD_BLT_MEMFD_THRESHOLD, true, &patterns[1]);
         check_roundtrip(s, key, KEYD_BLT_MEMFD_THRESHOLD + 16, KEYD_BLT_MEMFD_THRESHOLD + 16, false, &patterns[3]);
         check_roundtrip(s, key, 4096, 16, false, NULL);
@@ -327,7 +313,7 @@ START_TEST(test_counter_wrap) {
         uint8_t key[KEY_SIZE], iv[IV_SIZE], kblt[KEY_SIZE], plain[64], ct[64], out[64], expected[64];
         uint32_t surface;
 
-        negotiate_key(s, key);
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         ck_assert_hr(keyd_create_surface(s, sizeof(plain), &surface), KEYD_S_OK);
         random_bytes(plain, sizeof(plain));
 
@@ -362,7 +348,7 @@ START_TEST(test_size_zero_rejected) {
         uint8_t key[KEY_SIZE], iv[IV_SIZE] = {}, out[16];
         uint32_t surface = 12345;
 
-        negotiate_key(s, key);
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         ck_assert_hr(keyd_create_surface(s, 0, &surface), KEYD_E_INVALIDARG);
         ck_assert_msg(str_contains(keyd_last_error_message(), "size is 0"), "%s", keyd_last_error_message());
         ck_assert_uint_eq(surface, 12345);
@@ -389,7 +375,7 @@ START_TEST(test_bad_arguments) {
         const keyd_encrypted_block_info unaligned = { 8, 0, 0 }, unaligned_skip = { 16, 24, 16 };
         uint32_t surface;
 
-        negotiate_key(s, key);
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         ck_assert_hr(keyd_create_surface(s, 17, &surface), KEYD_E_INVALIDARG);
         ck_assert_msg(str_contains(keyd_last_error_message(), "16"), "%s", keyd_last_error_message());
         ck_assert_hr(keyd_create_surface(s, 32, &surface), KEYD_S_OK);
@@ -454,7 +440,7 @@ START_TEST(test_key_refresh) {
         uint32_t surface;
         uint8_t *back;
 
-        negotiate_key(s, key);
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         ck_assert_hr(keyd_create_surface(s, sizeof(plain), &surface), KEYD_S_OK);
         random_bytes(plain, sizeof(plain));
         decrypt_into(s, surface, key, NULL, NULL, plain, sizeof(plain));
@@ -541,7 +527,7 @@ START_TEST(test_finish_without_start) {
         keyd_crypto_session *s = create_session(c, &KEYD_KEY_EXCHANGE_RSAES_OAEP);
         uint8_t key[KEY_SIZE];
 
-        negotiate_key(s, key);
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         ck_assert_hr(keyd_finish_session_key_refresh(s), KEYD_DXGI_ERROR_INVALID_CALL);
         ck_assert_msg(str_contains(keyd_last_error_message(), "StartSessionKeyRefresh"), "%s",
                       keyd_last_error_message());
@@ -578,7 +564,7 @@ START_TEST(test_calls_before_negotiation) {
         ck_assert_hr(keyd_negotiate_crypto_session_key_exchange(s, sizeof(bad), bad), KEYD_E_INVALIDARG);
         ck_assert_hr(keyd_get_encryption_blt_key(s, sizeof(buf), buf), KEYD_DXGI_ERROR_INVALID_CALL);
 
-        negotiate_key(s, key);
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         ck_assert_hr(keyd_destroy_surface(s, surface), KEYD_S_OK);
         check_roundtrip(s, key, 32, 32, false, NULL);
         keyd_crypto_session_release(s);
@@ -592,9 +578,9 @@ START_TEST(test_renegotiation_replaces_keys) {
         keyd_crypto_session *s = create_session(c, &KEYD_KEY_EXCHANGE_RSAES_OAEP);
         uint8_t key1[KEY_SIZE], key2[KEY_SIZE], kblt1[KEY_SIZE], kblt2[KEY_SIZE];
 
-        negotiate_key(s, key1);
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key1);
         readback_key(s, key1, kblt1);
-        negotiate_key(s, key2);
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key2);
         readback_key(s, key2, kblt2);
         ck_assert_int_ne(memcmp(kblt1, kblt2, KEY_SIZE), 0);
         check_roundtrip(s, key2, 64, 64, true, &patterns[3]);
@@ -612,7 +598,7 @@ START_TEST(test_key_lost_after_abandoned_refresh) {
         uint32_t surface, status_prop = 99;
         uint8_t *back;
 
-        negotiate_key(s, key);
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         ck_assert_hr(keyd_create_surface(s, sizeof(plain), &surface), KEYD_S_OK);
         random_bytes(plain, sizeof(plain));
         decrypt_into(s, surface, key, NULL, NULL, plain, sizeof(plain));
@@ -647,7 +633,7 @@ START_TEST(test_key_lost_after_abandoned_refresh) {
 
         /* A new key brings the session back; KEY_LOST (not KEY_AND_CONTENT_LOST)
          * means the surface kept its content. */
-        negotiate_key(s, key);
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         ck_assert_uint_eq(session_status(s), KEYD_CRYPTO_SESSION_STATUS_OK);
         back = read_surface(s, key, surface, sizeof(plain));
         assert_same_bytes(back, plain, sizeof(plain), "surface content after the key was lost and renegotiated");
@@ -1244,7 +1230,7 @@ START_TEST(test_foreign_connection) {
         uint8_t *back;
         int fd, r;
 
-        negotiate_key(s, key);
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         ck_assert_hr(keyd_create_surface(s, sizeof(plain), &surface), KEYD_S_OK);
         random_bytes(plain, sizeof(plain));
         decrypt_into(s, surface, key, NULL, NULL, plain, sizeof(plain));
@@ -1304,8 +1290,8 @@ START_TEST(test_surface_quota) {
         ck_assert_hr(keyd_get_content_protection_caps(a, &KEYD_CRYPTO_TYPE_AES128_CTR, NULL, &caps), KEYD_S_OK);
         ck_assert_uint_eq(caps.ProtectedMemorySize, MiB);
 
-        negotiate_key(sa, key_a);
-        negotiate_key(sb, key_b);
+        negotiate_known_key(sa, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key_a);
+        negotiate_known_key(sb, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key_b);
         ck_assert_hr(keyd_create_surface(sa, MiB, &surface_a), KEYD_S_OK);
         random_bytes(plain_a, MiB);
         decrypt_into(sa, surface_a, key_a, NULL, &patterns[1], plain_a, MiB);

@@ -105,20 +105,30 @@ static inline uint8_t *get_certificate(keyd_crypto_session *s, uint32_t *ret_siz
         return cert;
 }
 
-/* Wrap a fresh random session key for s with libkeyd and negotiate it. */
-static inline void negotiate_fresh_key(keyd_crypto_session *s, const keyd_guid *key_exchange) {
-        uint8_t key[SESSION_KEY_SIZE], data[MODULUS_SIZE], sent[MODULUS_SIZE];
+/* Wrap a fresh random session key for s with libkeyd and negotiate it; the
+ * key is returned in key, for tests that check keyd's crypto against it. */
+static inline void negotiate_known_key(keyd_crypto_session *s, const keyd_guid *key_exchange,
+                                       uint8_t key[SESSION_KEY_SIZE]) {
+        uint8_t data[MODULUS_SIZE], sent[MODULUS_SIZE];
         uint32_t cert_size;
         uint8_t *cert = get_certificate(s, &cert_size);
 
-        random_bytes(key, sizeof(key));
-        ck_assert_hr(keyd_wrap_session_key(cert, cert_size, key_exchange, key, sizeof(key), sizeof(data), data),
+        random_bytes(key, SESSION_KEY_SIZE);
+        ck_assert_hr(keyd_wrap_session_key(cert, cert_size, key_exchange, key, SESSION_KEY_SIZE, sizeof(data),
+                                           data),
                      KEYD_S_OK);
         memcpy(sent, data, sizeof(data));
         ck_assert_hr(keyd_negotiate_crypto_session_key_exchange(s, sizeof(data), data), KEYD_S_OK);
         /* D3D11's exchange is in place: the buffer comes back unchanged. */
         ck_assert_mem_eq(data, sent, sizeof(data));
         free(cert);
+}
+
+/* The same, for tests that need not know the key. */
+static inline void negotiate_fresh_key(keyd_crypto_session *s, const keyd_guid *key_exchange) {
+        uint8_t key[SESSION_KEY_SIZE];
+
+        negotiate_known_key(s, key_exchange, key);
 }
 
 static inline bool str_contains(const char *haystack, const char *needle) {
