@@ -254,6 +254,7 @@ void manager_update_status(Manager *m) {
 
         (void) sd_notifyf(false, "STATUS=Serving with the %s backend; %zu crypto session(s) open.",
                           m->backend->ops->name, m->sessions.count);
+        manager_bus_emit_session_count(m);
         manager_arm_idle(m);
 }
 

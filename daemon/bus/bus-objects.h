@@ -7,6 +7,8 @@ typedef struct Manager Manager;
 
 int manager_bus_register(Manager *m);
 int session_bus_register(Manager *m);
+/* PropertiesChanged for SessionCount, after a session came or went. */
+void manager_bus_emit_session_count(Manager *m);
 
 /* Bound on one `ay` argument or result (contract section 4). */
 #define KEYD_AY_MAX (16u * 1024u * 1024u)

@@ -7,6 +7,7 @@
 #include "bus-guid.h"
 #include "bus-objects.h"
 #include "config.h"
+#include "log.h"
 #include "manager.h"
 #include "session/client.h"
 #include "session/session.h"
@@ -190,7 +191,8 @@ static const sd_bus_vtable manager_vtable[] = {
 
         SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Backend", "s", property_get_backend, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("SessionCount", "u", property_get_session_count, 0, 0),
+        SD_BUS_PROPERTY("SessionCount", "u", property_get_session_count, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("MaxSessionsPerClient", "u", property_get_max_sessions_per_client, 0,
                         SD_BUS_VTABLE_PROPERTY_CONST),
 
@@ -218,4 +220,16 @@ static const sd_bus_vtable manager_vtable[] = {
 int manager_bus_register(Manager *m) {
         return sd_bus_add_object_vtable(m->bus, &m->manager_vtable_slot, KEYD_MANAGER_PATH,
                                         KEYD_MANAGER_INTERFACE, manager_vtable, m);
+}
+
+void manager_bus_emit_session_count(Manager *m) {
+        int r;
+
+        /* A monitor (keydctl, a desktop applet) follows SessionCount without
+         * polling. A lost signal only costs it a refresh: never fail the
+         * session operation over it. */
+        r = sd_bus_emit_properties_changed(m->bus, KEYD_MANAGER_PATH, KEYD_MANAGER_INTERFACE, "SessionCount",
+                                           NULL);
+        if (r < 0)
+                log_debug_errno(r, "Failed to emit PropertiesChanged for SessionCount: %m");
 }
