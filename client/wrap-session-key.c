@@ -2,7 +2,9 @@
 
 /* keyd_wrap_session_key: RSAES-OAEP encryption of a session key to the
  * device certificate, for callers that want no crypto code of their own.
- * It is the caller's half of NegotiateCryptoSessionKeyExchange. */
+ * It is the caller's half of NegotiateCryptoSessionKeyExchange.
+ * keyd_get_key_exchange_data_size: how large that ciphertext is, so that
+ * callers size their buffer from the certificate and not from a guess. */
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -16,8 +18,6 @@
 #include "rsa-oaep.h"
 
 #define SESSION_KEY_SIZE 16U
-
-static const char function[] = "keyd_wrap_session_key";
 
 typedef struct RandomState {
         int error;   /* the first gnutls_rnd() failure, 0 if none */
@@ -50,7 +50,7 @@ static void rsa_public_key_clearp(struct rsa_public_key **pub) {
 }
 
 /* The OAEP hashes a key-exchange GUID selects (contract section 7). */
-static HRESULT oaep_params_for(const keyd_guid *key_exchange_type, OaepParams *ret) {
+static HRESULT oaep_params_for(const char *function, const keyd_guid *key_exchange_type, OaepParams *ret) {
         const KnownGuid *known = known_guid_lookup(key_exchange_type, GUID_KIND_KEY_EXCHANGE);
         char s[KEYD_GUID_STRING_SIZE];
 
@@ -81,7 +81,8 @@ static HRESULT oaep_params_for(const keyd_guid *key_exchange_type, OaepParams *r
 }
 
 /* The RSA public key of a DER X.509 certificate, into pub (initialised). */
-static HRESULT certificate_public_key(const uint8_t *certificate, uint32_t size, struct rsa_public_key *pub) {
+static HRESULT certificate_public_key(const char *function, const uint8_t *certificate, uint32_t size,
+                                      struct rsa_public_key *pub) {
         _cleanup_(crt_deinitp) gnutls_x509_crt_t crt = NULL;
         _cleanup_(datum_freep) gnutls_datum_t modulus = {}, exponent = {};
         const gnutls_datum_t der = { .data = (unsigned char *) certificate, .size = size };
@@ -114,10 +115,68 @@ static HRESULT certificate_public_key(const uint8_t *certificate, uint32_t size,
         return KEYD_S_OK;
 }
 
+/* What both calls start from: the OAEP variant of the key exchange and the
+ * certificate's RSA key (pub initialised by the caller), checked to be large
+ * enough for that variant and a 16-byte session key. */
+static HRESULT wrap_target(const char *function, const uint8_t *certificate, uint32_t certificate_size,
+                           const keyd_guid *key_exchange_type, struct rsa_public_key *pub,
+                           OaepParams *ret_params) {
+        HRESULT hr;
+
+        if (certificate_size == 0)
+                return keyd_set_last_error(KEYD_E_INVALIDARG,
+                                           "%s: CertificateSize is 0; expected the size GetCertificate reported",
+                                           function);
+
+        hr = oaep_params_for(function, key_exchange_type, ret_params);
+        if (KEYD_FAILED(hr))
+                return hr;
+
+        hr = certificate_public_key(function, certificate, certificate_size, pub);
+        if (KEYD_FAILED(hr))
+                return hr;
+
+        /* RFC 8017 7.1.1: the message fits when it is at most k - 2 hLen - 2 bytes. */
+        if (pub->size < 2 * oaep_hash_size(ret_params->hash) + 2 + SESSION_KEY_SIZE)
+                return keyd_set_last_error(KEYD_E_INVALIDARG,
+                                           "%s: the certificate's %zu-bit key is too small for "
+                                           "RSAES-OAEP with %s and a %u-byte key",
+                                           function, mpz_sizeinbase(pub->n, 2),
+                                           oaep_hash_to_string(ret_params->hash), SESSION_KEY_SIZE);
+        return KEYD_S_OK;
+}
+
+_public_ HRESULT keyd_get_key_exchange_data_size(const uint8_t *pCertificate, uint32_t CertificateSize,
+                                                 const keyd_guid *pKeyExchangeType, uint32_t *pDataSize) {
+        static const char function[] = "keyd_get_key_exchange_data_size";
+        _cleanup_(rsa_public_key_clearp) struct rsa_public_key *pub_cleanup = NULL;
+        struct rsa_public_key pub;
+        OaepParams params;
+        HRESULT hr;
+
+        keyd_clear_last_error();
+        if (!pCertificate || !pKeyExchangeType || !pDataSize)
+                return keyd_fail_null(function, !pCertificate       ? "pCertificate"
+                                                : !pKeyExchangeType ? "pKeyExchangeType"
+                                                                    : "pDataSize");
+        *pDataSize = 0;
+
+        rsa_public_key_init(&pub);
+        pub_cleanup = &pub;
+        hr = wrap_target(function, pCertificate, CertificateSize, pKeyExchangeType, &pub, &params);
+        if (KEYD_FAILED(hr))
+                return hr;
+
+        /* RSAES-OAEP ciphertext is exactly the modulus length. */
+        *pDataSize = (uint32_t) pub.size;
+        return KEYD_S_OK;
+}
+
 _public_ HRESULT keyd_wrap_session_key(const uint8_t *pCertificate, uint32_t CertificateSize,
                                        const keyd_guid *pKeyExchangeType,
                                        const uint8_t *pSessionKey, uint32_t SessionKeySize,
                                        uint32_t DataSize, void *pData) {
+        static const char function[] = "keyd_wrap_session_key";
         _cleanup_(rsa_public_key_clearp) struct rsa_public_key *pub_cleanup = NULL;
         struct rsa_public_key pub;
         RandomState random_state = {};
@@ -135,23 +194,17 @@ _public_ HRESULT keyd_wrap_session_key(const uint8_t *pCertificate, uint32_t Cer
                 return keyd_set_last_error(KEYD_E_INVALIDARG,
                                            "%s: SessionKeySize is %" PRIu32 "; the session key is AES-128, %u bytes",
                                            function, SessionKeySize, SESSION_KEY_SIZE);
-        if (CertificateSize == 0)
-                return keyd_set_last_error(KEYD_E_INVALIDARG, "%s: CertificateSize is 0", function);
-
-        hr = oaep_params_for(pKeyExchangeType, &params);
-        if (KEYD_FAILED(hr))
-                return hr;
 
         rsa_public_key_init(&pub);
         pub_cleanup = &pub;
-        hr = certificate_public_key(pCertificate, CertificateSize, &pub);
+        hr = wrap_target(function, pCertificate, CertificateSize, pKeyExchangeType, &pub, &params);
         if (KEYD_FAILED(hr))
                 return hr;
 
         if (DataSize != pub.size)
                 return keyd_set_last_error(KEYD_E_INVALIDARG,
                                            "%s: DataSize is %" PRIu32 " bytes; RSAES-OAEP with the certificate's "
-                                           "%zu-bit key takes %zu",
+                                           "%zu-bit key takes %zu (keyd_get_key_exchange_data_size)",
                                            function, DataSize, mpz_sizeinbase(pub.n, 2), pub.size);
 
         r = rsa_oaep_encrypt(&pub, &params, &random_state, random_gnutls, pSessionKey, SessionKeySize,

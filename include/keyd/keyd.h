@@ -313,6 +313,16 @@ HRESULT keyd_wrap_session_key(const uint8_t *pCertificate, uint32_t CertificateS
                               const uint8_t *pSessionKey, uint32_t SessionKeySize,
                               uint32_t DataSize, void *pData);
 
+/* The DataSize that NegotiateCryptoSessionKeyExchange takes for
+ * pKeyExchangeType with the RSA key of a DER X.509 certificate (as
+ * GetCertificate returns it): the modulus length, 256 bytes for RSA-2048 and
+ * 512 for RSA-4096. Size the buffer of keyd_wrap_session_key() with it.
+ * E_INVALIDARG for a certificate that holds no usable RSA key, or a key
+ * exchange type that wraps no session key (HW_PROTECTION); *pDataSize is 0
+ * then. */
+HRESULT keyd_get_key_exchange_data_size(const uint8_t *pCertificate, uint32_t CertificateSize,
+                                        const keyd_guid *pKeyExchangeType, uint32_t *pDataSize);
+
 /* "E_INVALIDARG" and friends; "unknown HRESULT" for others. Static strings. */
 const char *keyd_hresult_to_string(HRESULT hr);
 /* One sentence on what the HRESULT means for a keyd caller. */

@@ -355,6 +355,85 @@ START_TEST(test_wrong_certificate) {
 }
 END_TEST
 
+/* The size call answers the modulus length of the test's own key, and a
+ * buffer of that size wraps. */
+static void check_data_size(const TestIdentity *id) {
+        for (size_t i = 0; i < ELEMENTSOF(key_exchanges); i++) {
+                uint8_t key[KEY_SIZE], out[KEY_SIZE];
+                uint32_t size = 1;
+                uint8_t *ct;
+
+                if (id->pub.size < 2 * oaep_hash_size(key_exchanges[i].hash) + 2 + KEY_SIZE) {
+                        ck_assert_int_eq(keyd_get_key_exchange_data_size(id->der.data, id->der.size,
+                                                                         key_exchanges[i].guid, &size),
+                                         KEYD_E_INVALIDARG);
+                        ck_assert_ptr_nonnull(strstr(keyd_last_error_message(), "too small"));
+                        ck_assert_uint_eq(size, 0);
+                        continue;
+                }
+                ck_assert_int_eq(keyd_get_key_exchange_data_size(id->der.data, id->der.size, key_exchanges[i].guid,
+                                                                 &size),
+                                 KEYD_S_OK);
+                ck_assert_str_eq(keyd_last_error_message(), "");
+                ck_assert_uint_eq(size, (id->bits + 7) / 8);
+                ck_assert_uint_eq(size, id->pub.size);
+
+                ct = malloc(size);
+                ck_assert_ptr_nonnull(ct);
+                random_key(key);
+                ck_assert_int_eq(keyd_wrap_session_key(id->der.data, id->der.size, key_exchanges[i].guid, key,
+                                                       KEY_SIZE, size, ct),
+                                 KEYD_S_OK);
+                ck_assert_int_eq(unwrap(id, key_exchanges[i].hash, ct, size, out, sizeof(out)), KEY_SIZE);
+                ck_assert_mem_eq(out, key, KEY_SIZE);
+                free(ct);
+        }
+}
+
+START_TEST(test_data_size) {
+        check_data_size(&rsa1024);
+        check_data_size(&rsa2048);
+        check_data_size(&rsa3072);
+}
+END_TEST
+
+START_TEST(test_data_size_bad_arguments) {
+        uint8_t noise[300];
+        uint32_t size = 1;
+
+        ck_assert_int_eq(keyd_get_key_exchange_data_size(NULL, rsa2048.der.size, &KEYD_KEY_EXCHANGE_RSAES_OAEP,
+                                                         &size),
+                         KEYD_E_POINTER);
+        ck_assert_int_eq(keyd_get_key_exchange_data_size(rsa2048.der.data, rsa2048.der.size, NULL, &size),
+                         KEYD_E_POINTER);
+        ck_assert_int_eq(keyd_get_key_exchange_data_size(rsa2048.der.data, rsa2048.der.size,
+                                                         &KEYD_KEY_EXCHANGE_RSAES_OAEP, NULL),
+                         KEYD_E_POINTER);
+        ck_assert_ptr_nonnull(strstr(keyd_last_error_message(), "pDataSize"));
+
+        ck_assert_int_eq(keyd_get_key_exchange_data_size(rsa2048.der.data, 0, &KEYD_KEY_EXCHANGE_RSAES_OAEP, &size),
+                         KEYD_E_INVALIDARG);
+        ck_assert_uint_eq(size, 0);
+
+        size = 1;
+        ck_assert_int_eq(keyd_get_key_exchange_data_size(rsa2048.der.data, rsa2048.der.size,
+                                                         &KEYD_KEY_EXCHANGE_HW_PROTECTION, &size),
+                         KEYD_E_INVALIDARG);
+        ck_assert_ptr_nonnull(strstr(keyd_last_error_message(), "HW_PROTECTION"));
+        ck_assert_uint_eq(size, 0);
+
+        ck_assert_int_eq(gnutls_rnd(GNUTLS_RND_NONCE, noise, sizeof(noise)), 0);
+        noise[0] = 0x30;
+        ck_assert_int_eq(keyd_get_key_exchange_data_size(noise, sizeof(noise), &KEYD_KEY_EXCHANGE_RSAES_OAEP, &size),
+                         KEYD_E_INVALIDARG);
+        ck_assert_ptr_nonnull(strstr(keyd_last_error_message(), "not DER X.509"));
+        ck_assert_int_eq(keyd_get_key_exchange_data_size(ecdsa_der.data, ecdsa_der.size,
+                                                         &KEYD_KEY_EXCHANGE_RSAES_OAEP, &size),
+                         KEYD_E_INVALIDARG);
+        ck_assert_ptr_nonnull(strstr(keyd_last_error_message(), "RSA"));
+}
+END_TEST
+
 static Suite *wrap_suite(void) {
         Suite *s = suite_create("wrap-session-key");
         TCase *tc = tcase_create("core");
@@ -369,6 +448,8 @@ static Suite *wrap_suite(void) {
         tcase_add_test(tc, test_not_rsa);
         tcase_add_test(tc, test_key_too_small_for_hash);
         tcase_add_test(tc, test_wrong_certificate);
+        tcase_add_test(tc, test_data_size);
+        tcase_add_test(tc, test_data_size_bad_arguments);
         suite_add_tcase(s, tc);
         return s;
 }
