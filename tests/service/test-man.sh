@@ -96,6 +96,63 @@ done < <("$tmp/guids")
 ((n >= 10)) || fail "found only $n GUIDs in keyd.h"
 ok "libkeyd.3 gives all $n GUIDs with their values"
 
+# ---- org.keyd.KeyBroker1(5): the complete bus reference ----
+# Every method with its full signature and every property with its type, as
+# the interface XML (which test-interface-xml holds to the live keyd) says.
+: "${PYTHON:?}"
+n=0
+while IFS= read -r line; do
+        grep -q -F -- "$line" "$tmp/org.keyd.KeyBroker1.5.txt" ||
+                fail "org.keyd.KeyBroker1.5 lacks: $line"
+        n=$((n + 1))
+done < <("$PYTHON" - "$KEYD_SOURCE_ROOT/dbus/org.keyd.KeyBroker1.xml" <<'EOF_PY'
+import sys
+import xml.etree.ElementTree as ET
+for iface in ET.parse(sys.argv[1]).getroot().iter("interface"):
+    for m in iface.iter("method"):
+        args = lambda d: ", ".join("%s %s" % (a.get("type"), a.get("name"))
+                                   for a in m.iter("arg") if a.get("direction", "in") == d)
+        line = "%s(%s)" % (m.get("name"), args("in"))
+        if args("out"):
+            line += " \\(-> (%s)" % args("out")
+        print(line)
+    for p in iface.iter("property"):
+        print("%s %s" % (p.get("name"), p.get("type")))
+EOF_PY
+)
+((n >= 25)) || fail "found only $n methods and properties in the interface XML"
+ok "org.keyd.KeyBroker1.5 gives all $n methods and properties with their signatures"
+
+# Every error of the one table, with its HRESULT and symbol.
+n=0
+while read -r name value symbol; do
+        grep -q -i -F "$name ($value, $symbol)" "$tmp/org.keyd.KeyBroker1.5.txt" ||
+                fail "org.keyd.KeyBroker1.5 lacks the error '$name ($value, $symbol)'"
+        n=$((n + 1))
+done < <(sed -n -E 's/.*X\([A-Z_]+, "([A-Za-z]+)", "([A-Z_]+)", (0x[0-9A-Fa-f]+)u,.*/\1 \3 \2/p' \
+        "$KEYD_SOURCE_ROOT/common/keyd-error.h")
+((n >= 8)) || fail "found only $n errors in common/keyd-error.h"
+ok "org.keyd.KeyBroker1.5 lists all $n errors with their HRESULTs"
+
+# Every GUID, under its D3D11 name (keyd's own two under theirs).
+n=0
+while read -r name value; do
+        [[ $name == *RSAES_OAEP_SHA* ]] || name=D3D11_${name#KEYD_}
+        grep -A1 -x -F "$name" "$tmp/org.keyd.KeyBroker1.5.txt" | grep -q -x -F "$value" ||
+                fail "org.keyd.KeyBroker1.5 does not give $name as $value"
+        n=$((n + 1))
+done < <("$tmp/guids")
+ok "org.keyd.KeyBroker1.5 gives all $n GUIDs with their values"
+
+# The crypto rules that interoperability hangs on, as the contract states them.
+for rule in "W = AES-128-ECB-Encrypt(session key, CK)" "CK = AES-128-ECB-Decrypt(session key, W)" \
+        "old session key XOR" "SHA-512 and MGF1-SHA-512" "8-byte IV, then the 8-byte block" \
+        "AES-128-ECB(session key, K_blt)"; do
+        tr -s ' \n' ' ' <"$tmp/org.keyd.KeyBroker1.5.txt" | grep -q -F -- "$rule" ||
+                fail "org.keyd.KeyBroker1.5 does not state: $rule"
+done
+ok "org.keyd.KeyBroker1.5 states the crypto rules"
+
 # ---- the examples, against a fresh keyd ----
 start_open_bus
 start_keyd
