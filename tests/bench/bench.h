@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* keyd-bench: the figures of issue 6 ("negotiations at the speed of the RSA
+/* keyd-bench: the performance figures ("negotiations at the speed of the RSA
  * limit, bulk data at memory speed") in one run, against a private
  * dbus-daemon and the real keyd (tests/integration/harness.c starts both).
  *

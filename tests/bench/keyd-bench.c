@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* keyd-bench: issue 6's seven figure groups in one run, against a private
- * dbus-daemon and the real keyd that it starts itself, then the issue's
+/* keyd-bench: keyd's seven figure groups in one run, against a private
+ * dbus-daemon and the real keyd that it starts itself, then keyd's performance
  * targets as PASS/MISS with the measured ratio, then one name=value line
  * per figure for scripts.
  *
@@ -36,7 +36,7 @@ static const char *const size_names[N_BLT_SIZES] = { "64k", "1m", "8m" };
 static void help(void) {
         printf("Usage: keyd-bench [OPTIONS...]\n"
                "\n"
-               "Measure keyd against the limits of this machine (issue 6): in-process RSA\n"
+               "Measure keyd against the limits of this machine: in-process RSA\n"
                "decryption and AES-CTR, key exchanges through the bus with 1..32 clients,\n"
                "fairness under a flood, session cost, DecryptionBlt/EncryptionBlt through\n"
                "ay and memfd, and start-up time. Starts its own dbus-daemon and keyd.\n"
@@ -329,7 +329,7 @@ static Targets print_targets(const BenchOptions *o, const BenchResults *res) {
         t.memfd_ay = t.memfd_ay_ratio >= 10;
         t.ready = t.ready_ms <= 50;
 
-        printf("\nTargets of issue 6 (ratios from this run):\n");
+        printf("\nPerformance targets (ratios from this run):\n");
         /* Other processes took CPU while figures were taken: ratios between
          * figures of different moments are then unreliable. */
         if (interference_max() > 0.05)
