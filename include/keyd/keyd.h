@@ -305,8 +305,9 @@ keyd_crypto_session *keyd_crypto_session_release(keyd_crypto_session *session);
 
 /* Wrap a 16-byte AES-128 session key to the RSA public key in a DER X.509
  * certificate (as GetCertificate returns it) with the EME-OAEP variant the
- * key-exchange GUID selects. DataSize must be the modulus length; the
- * ciphertext is written to pData. For callers that want no crypto code of
+ * key-exchange GUID selects. DataSize must be the modulus length, as
+ * keyd_get_key_exchange_data_size() gives it; the ciphertext is written to
+ * pData. For callers that want no crypto code of
  * their own. */
 HRESULT keyd_wrap_session_key(const uint8_t *pCertificate, uint32_t CertificateSize,
                               const keyd_guid *pKeyExchangeType,
