@@ -254,7 +254,12 @@ void manager_update_status(Manager *m) {
 
         (void) sd_notifyf(false, "STATUS=Serving with the %s backend; %zu crypto session(s) open.",
                           m->backend->ops->name, m->sessions.count);
-        manager_bus_emit_session_count(m);
+        /* Only a change is news: a signal at start would reach a watcher that
+         * subscribed after it saw the name, racing with keyd's first flush. */
+        if (m->sessions.count != m->announced_session_count) {
+                m->announced_session_count = m->sessions.count;
+                manager_bus_emit_session_count(m);
+        }
         manager_arm_idle(m);
 }
 

@@ -68,6 +68,7 @@ typedef struct Manager {
         sd_bus_slot *disconnect_slot;
         sd_event_source *idle_timer;   /* --exit-idle-time, armed while no session is open */
         bool ready;                    /* READY=1 sent: the name is ours */
+        size_t announced_session_count; /* the SessionCount watchers last heard of */
 } Manager;
 
 int manager_new(const ManagerConfig *config, Manager **ret);
