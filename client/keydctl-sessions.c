@@ -139,11 +139,14 @@ static const char *key_exchange_name(const char *s, char buf[static KEYD_GUID_ST
 }
 
 static void print_json_session(Json *j, const SessionInfo *info) {
-        char buf[KEYD_GUID_STRING_SIZE];
+        char buf[KEYD_GUID_STRING_SIZE], handle[sizeof("0x") + 16];
 
+        /* A string: JSON readers that hold numbers as doubles (jq,
+         * JavaScript) would round a 64-bit handle. */
+        snprintf(handle, sizeof(handle), "0x%016" PRIx64, info->handle);
         json_object_open(j, NULL);
         json_string(j, "path", info->path);
-        json_uint(j, "handle", info->handle);
+        json_string(j, "handle", handle);
         json_string(j, "owner", info->owner);
         json_uint(j, "owner_uid", info->owner_uid);
         json_string(j, "key_exchange_type", info->key_exchange);
@@ -153,7 +156,15 @@ static void print_json_session(Json *j, const SessionInfo *info) {
         json_object_close(j);
 }
 
+static void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+
 static int list_sessions(sd_bus *bus, uint64_t timeout, bool json) {
+        _cleanup_free_ char *json_text = NULL;
+        size_t json_size = 0;
+        _cleanup_(fclosep) FILE *json_stream = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(strv_freep) char **names = NULL;
@@ -182,7 +193,12 @@ static int list_sessions(sd_bus *bus, uint64_t timeout, bool json) {
         qsort(names, n, sizeof(char *), compare_names);
 
         if (json) {
-                json_begin(&j, stdout);
+                /* The document goes out whole or not at all: a failure half
+                 * way must not leave half an array on stdout. */
+                json_stream = open_memstream(&json_text, &json_size);
+                if (!json_stream)
+                        return keydctl_fail(KEYD_E_OUTOFMEMORY, "cannot list the sessions");
+                json_begin(&j, json_stream);
                 json_array_open(&j, NULL);
         } else
                 printf("%-36s %-18s %-10s %6s %-38s %s\n", "PATH", "HANDLE", "OWNER", "UID", "KEY EXCHANGE",
@@ -222,6 +238,9 @@ static int list_sessions(sd_bus *bus, uint64_t timeout, bool json) {
         if (json) {
                 json_array_close(&j);
                 json_end(&j);
+                if (fflush(json_stream) != 0)
+                        return keydctl_fail(KEYD_E_OUTOFMEMORY, "cannot list the sessions");
+                fwrite(json_text, 1, json_size, stdout);
         } else
                 printf("\n%u session%s.\n", shown, shown == 1 ? "" : "s");
         return 0;

@@ -83,12 +83,16 @@ reload_bus() {
                 fail "dbus-daemon did not reload its configuration"
 }
 
-for verb in status caps negotiate roundtrip sessions "certificate --pem"; do
+for verb in status caps negotiate roundtrip sessions "certificate --pem" "status --json" "caps --json" \
+        "sessions --json" "certificate --json"; do
         # shellcheck disable=SC2086 # "certificate --pem" is two words
         run kctl $verb
         expect_exit "$verb without keyd and no activation file" 7
         expect_contains "$verb: no activation file, what to do" "$err" "0x80070426" \
                 "keyd is not running on $address, and the bus cannot start it: it has no D-Bus activation file"
+        if [[ $verb == *--json ]]; then
+                [[ -z $out ]] || fail "$verb printed half a document without keyd: $out"
+        fi
 done
 
 # An activation file whose keyd cannot start.
@@ -102,7 +106,8 @@ reload_bus
 run kctl status
 expect_exit "status when the bus cannot start keyd" 7
 expect_contains "failed start: says so and where to look" "$err" "0x80070426" \
-        "the bus has an activation file for keyd but could not start it" "journalctl -u keyd"
+        "the bus has an activation file for keyd but could not start it" "journalctl -u keyd" \
+        "exited with status 1"
 rm "$tmp/services/$KEYD_BUS_NAME.service"
 reload_bus
 
@@ -171,7 +176,7 @@ owner=$(bctl get-property "$KEYD_BUS_NAME" "$session_path" org.keyd.KeyBroker1.C
 owner=${owner#s \"}
 owner=${owner%\"}
 json_check "sessions --json: the held session as busctl sees it" "len(d) == 1" "d[0]['path'] == '$session_path'" \
-        "d[0]['handle'] == $handle" "d[0]['owner'] == '$owner'" "d[0]['owner_uid'] == $(id -u)" \
+        "int(d[0]['handle'], 16) == $handle" "d[0]['owner'] == '$owner'" "d[0]['owner_uid'] == $(id -u)" \
         "d[0]['status_name'] == 'OK'" "d[0]['key_exchange_name'] == 'D3D11_KEY_EXCHANGE_RSAES_OAEP'"
 run kctl status --json
 json_check "status --json counts the held session" "d['session_count'] == 1"
