@@ -184,9 +184,10 @@ exec {hold_in}>&-
 wait "$hold_pid" || fail "keyd-hold-session failed"
 
 # ---- certificate ----
-run kctl certificate
+status=0
+kctl certificate >"$tmp/cert.der" 2>"$tmp/err" || status=$?
+out="(DER in $tmp/cert.der)" err=$(cat "$tmp/err")
 expect_exit "certificate (DER) to a file" 0
-kctl certificate >"$tmp/cert.der"
 "$OPENSSL" x509 -inform DER -in "$tmp/cert.der" -noout || fail "keydctl certificate did not write DER X.509"
 "$OPENSSL" x509 -inform DER -in "$tmp/cert.der" -out "$tmp/cert-openssl.pem"
 kctl certificate --pem >"$tmp/cert.pem"
