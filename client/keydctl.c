@@ -149,6 +149,7 @@ static const struct option options[] = {
         { "json", no_argument, NULL, ARG_JSON },
         { "profile", required_argument, NULL, ARG_PROFILE },
         { "key-exchange", required_argument, NULL, ARG_KEY_EXCHANGE },
+        { "hash", required_argument, NULL, ARG_KEY_EXCHANGE },   /* what the hash names say */
         { "size", required_argument, NULL, ARG_SIZE },
         { "pattern", required_argument, NULL, ARG_PATTERN },
         { "content-key", no_argument, NULL, ARG_CONTENT_KEY },
@@ -181,7 +182,8 @@ typedef struct Verb {
 #define KEY_EXCHANGE_HELP                                                                   \
         "     --key-exchange=H         The RSAES-OAEP hash: sha512 (default,\n"             \
         "                              D3D11_KEY_EXCHANGE_RSAES_OAEP), sha256 or sha1;\n"   \
-        "                              any case, with or without a dash (SHA-256)\n"
+        "                              any case, with or without a dash (SHA-256)\n"   \
+        "     --hash=H                 The same as --key-exchange=H\n"
 
 static const Verb verbs[] = {
         {

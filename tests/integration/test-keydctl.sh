@@ -270,6 +270,12 @@ done
 run kctl --key-exchange=sha1 negotiate
 expect_exit "--key-exchange before the command" 0
 expect_contains "--key-exchange before the command is used" "$out" "KEYD_KEY_EXCHANGE_RSAES_OAEP_SHA1"
+run kctl negotiate --hash=sha256
+expect_exit "negotiate --hash=sha256" 0
+expect_contains "--hash is --key-exchange" "$out" "KEYD_KEY_EXCHANGE_RSAES_OAEP_SHA256"
+run kctl --hash=SHA1 negotiate
+expect_exit "--hash=SHA1 before the command" 0
+expect_contains "--hash before the command is used" "$out" "KEYD_KEY_EXCHANGE_RSAES_OAEP_SHA1"
 
 for args in "negotiate --key-exchange=md5" "negotiate --key-exchange=sha384" "caps --profile=mpeg2" "bogus" "" \
         "caps --size=16" "status --pem" "sessions extra" "negotiate --no-such-option" "--timeout=0 status" \
