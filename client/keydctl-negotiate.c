@@ -5,14 +5,15 @@
  * that keydctl roundtrip takes too (the certificate, the wrapped key) are
  * here as well. */
 
-#include <getopt.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "client-internal.h"
 #include "keydctl.h"
 #include "macro.h"
 #include "secure-memory.h"
@@ -28,14 +29,26 @@ static const struct {
         { "sha1", &KEYD_KEY_EXCHANGE_RSAES_OAEP_SHA1 },
 };
 
+/* "SHA-256", "sha_256" and "Sha256" all say sha256. */
+static bool hash_name_eq(const char *s, const char *name) {
+        for (;; s++) {
+                if (*s == '-' || *s == '_')
+                        continue;
+                if (tolower((unsigned char) *s) != *name)
+                        return false;
+                if (*s == '\0')
+                        return true;
+                name++;
+        }
+}
+
 int keydctl_parse_key_exchange(const char *s, const keyd_guid **ret) {
         for (size_t i = 0; i < ELEMENTSOF(key_exchange_names); i++)
-                if (streq(s, key_exchange_names[i].name)) {
+                if (hash_name_eq(s, key_exchange_names[i].name)) {
                         *ret = key_exchange_names[i].guid;
                         return 0;
                 }
-        fprintf(stderr, "keydctl: --key-exchange=%s: expected sha512, sha256 or sha1\n", s);
-        return -1;
+        return keydctl_usage("--key-exchange=%s: expected sha512, sha256 or sha1 (any case, SHA-256 too)\n", s);
 }
 
 /* The RSA modulus size of a DER certificate, in bits; -1 if unreadable. */
@@ -52,12 +65,12 @@ static int certificate_rsa_bits(const uint8_t *der, uint32_t size, unsigned *ret
                 r = gnutls_x509_crt_get_pk_algorithm(crt, &bits);
         gnutls_x509_crt_deinit(crt);
         if (r < 0) {
-                fprintf(stderr, "keydctl: the certificate keyd sent is not DER X.509: %s\n", gnutls_strerror(r));
+                keydctl_error("the certificate keyd sent is not DER X.509: %s\n", gnutls_strerror(r));
                 return -1;
         }
         if (r != GNUTLS_PK_RSA) {
-                fprintf(stderr, "keydctl: the certificate keyd sent holds a %s key, not RSA\n",
-                        gnutls_pk_algorithm_get_name(r));
+                keydctl_error("the certificate keyd sent holds a %s key, not RSA\n",
+                              gnutls_pk_algorithm_get_name(r));
                 return -1;
         }
         *ret_bits = bits;
@@ -85,7 +98,7 @@ int keydctl_get_certificate(keyd_crypto_session *session, KeydctlCertificate *re
         if (KEYD_FAILED(hr))
                 return keydctl_fail(hr, "GetCertificate failed");
         if (certificate_rsa_bits(certificate, certificate_size, &bits) < 0)
-                return -1;
+                return -KEYDCTL_EXIT_FAILURE;
 
         *ret = (KeydctlCertificate) {
                 .der = TAKE_PTR(certificate),
@@ -123,13 +136,81 @@ static const char *oaep_variant_name(const keyd_guid *key_exchange) {
         return "SHA-512 (MGF1-SHA-512)";
 }
 
-/* Everything after the session exists; the caller releases it. */
-static int negotiate(keyd_crypto_session *session, const keyd_guid *key_exchange) {
+/* The data for NegotiateCryptoSessionKeyExchange: a random session key
+ * (in locked memory, never shown) wrapped to the certificate. */
+static int make_wrapped_key(keyd_crypto_session *session, const keyd_guid *key_exchange, uint8_t **ret_data,
+                            uint32_t *ret_data_size) {
         _cleanup_(keydctl_certificate_done) KeydctlCertificate certificate = {};
         _cleanup_(secure_freep) uint8_t *key = NULL;
+        int r;
+
+        r = keydctl_get_certificate(session, &certificate);
+        if (r < 0)
+                return r;
+        printf("Certificate:           %" PRIu32 " bytes, RSA %u-bit modulus\n", certificate.size,
+               certificate.rsa_bits);
+
+        key = secure_alloc(SESSION_KEY_SIZE);
+        if (!key) {
+                keydctl_error("cannot allocate locked memory for the session key: %m\n");
+                return -KEYDCTL_EXIT_FAILURE;
+        }
+        r = gnutls_rnd(GNUTLS_RND_KEY, key, SESSION_KEY_SIZE);
+        if (r < 0) {
+                keydctl_error("cannot make a random session key: %s\n", gnutls_strerror(r));
+                return -KEYDCTL_EXIT_FAILURE;
+        }
+
+        r = keydctl_wrap_key(&certificate, key_exchange, key, SESSION_KEY_SIZE, ret_data, ret_data_size);
+        if (r < 0)
+                return r;
+        printf("Key wrapped:           a random 16-byte AES-128 key, RSAES-OAEP with %s, %" PRIu32
+               " bytes of ciphertext\n",
+               oaep_variant_name(key_exchange), *ret_data_size);
+        return 0;
+}
+
+/* --data=FILE: the bytes as they are, at most what one bus call carries. */
+static int read_data_file(const char *path, uint8_t **ret_data, uint32_t *ret_data_size) {
+        _cleanup_free_ uint8_t *data = NULL;
+        FILE *f;
+        size_t n;
+
+        f = streq(path, "-") ? stdin : fopen(path, "re");
+        if (!f) {
+                keydctl_error("--data=%s: cannot open it: %m\n", path);
+                return -KEYDCTL_EXIT_FAILURE;
+        }
+        data = malloc(KEYD_MAX_ARRAY_SIZE + 1);
+        if (!data) {
+                if (f != stdin)
+                        fclose(f);
+                return keydctl_fail(KEYD_E_OUTOFMEMORY, "cannot allocate the key exchange data");
+        }
+        n = fread(data, 1, KEYD_MAX_ARRAY_SIZE + 1, f);
+        if (ferror(f)) {
+                keydctl_error("--data=%s: cannot read it: %m\n", path);
+                if (f != stdin)
+                        fclose(f);
+                return -KEYDCTL_EXIT_FAILURE;
+        }
+        if (f != stdin)
+                fclose(f);
+        if (n > KEYD_MAX_ARRAY_SIZE) {
+                keydctl_error("--data=%s: more than %u bytes; an RSAES-OAEP ciphertext is the size of the "
+                              "certificate's RSA modulus (256 bytes for 2048 bits)\n", path, KEYD_MAX_ARRAY_SIZE);
+                return -KEYDCTL_EXIT_FAILURE;
+        }
+        *ret_data = TAKE_PTR(data);
+        *ret_data_size = (uint32_t) n;
+        return 0;
+}
+
+/* Everything after the session exists; the caller releases it. */
+static int negotiate(keyd_crypto_session *session, const keyd_guid *key_exchange, const char *data_path) {
         _cleanup_(freep) uint8_t *data = NULL;
         keyd_crypto_session_status status;
-        uint32_t data_size;
+        uint32_t data_size = 0;
         uint64_t handle;
         HRESULT hr;
         int r;
@@ -140,28 +221,17 @@ static int negotiate(keyd_crypto_session *session, const keyd_guid *key_exchange
                 return keydctl_fail(hr, "GetCryptoSessionHandle failed");
         printf("Handle:                0x%016" PRIx64 "\n", handle);
 
-        if (keydctl_get_certificate(session, &certificate) < 0)
-                return -1;
-        printf("Certificate:           %" PRIu32 " bytes, RSA %u-bit modulus\n", certificate.size,
-               certificate.rsa_bits);
-
-        /* The session key: random, in locked memory, never shown. */
-        key = secure_alloc(SESSION_KEY_SIZE);
-        if (!key) {
-                fprintf(stderr, "keydctl: cannot allocate locked memory for the session key: %m\n");
-                return -1;
+        if (data_path) {
+                r = read_data_file(data_path, &data, &data_size);
+                if (r < 0)
+                        return r;
+                printf("Data:                  %" PRIu32 " bytes from %s\n", data_size,
+                       streq(data_path, "-") ? "standard input" : data_path);
+        } else {
+                r = make_wrapped_key(session, key_exchange, &data, &data_size);
+                if (r < 0)
+                        return r;
         }
-        r = gnutls_rnd(GNUTLS_RND_KEY, key, SESSION_KEY_SIZE);
-        if (r < 0) {
-                fprintf(stderr, "keydctl: cannot make a random session key: %s\n", gnutls_strerror(r));
-                return -1;
-        }
-
-        if (keydctl_wrap_key(&certificate, key_exchange, key, SESSION_KEY_SIZE, &data, &data_size) < 0)
-                return -1;
-        printf("Key wrapped:           a random 16-byte AES-128 key, RSAES-OAEP with %s, %" PRIu32
-               " bytes of ciphertext\n",
-               oaep_variant_name(key_exchange), data_size);
 
         hr = keyd_negotiate_crypto_session_key_exchange(session, data_size, data);
         printf("Negotiate:             0x%08" PRIX32 " %s\n", (uint32_t) hr, keyd_hresult_to_string(hr));
@@ -176,40 +246,28 @@ static int negotiate(keyd_crypto_session *session, const keyd_guid *key_exchange
 }
 
 int verb_negotiate(const Keydctl *ctl, int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "key-exchange", required_argument, NULL, 'k' },
-                { "profile", required_argument, NULL, 'p' },
-                {},
-        };
         const keyd_guid *key_exchange = &KEYD_KEY_EXCHANGE_RSAES_OAEP, *profile = NULL;
         keyd_crypto_session *session = NULL;
         char s[KEYD_GUID_STRING_SIZE];
         keyd_client *client;
         keyd_guid profile_buf;
         HRESULT hr;
-        int c, r;
+        int r;
 
-        optind = 0;
-        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
-                switch (c) {
-                case 'k':
-                        if (keydctl_parse_key_exchange(optarg, &key_exchange) < 0)
-                                return -1;
-                        break;
-                case 'p':
-                        if (keydctl_parse_profile(optarg, &profile_buf, &profile) < 0)
-                                return -1;
-                        break;
-                default:
-                        return -1;
-                }
-        if (optind < argc) {
-                fprintf(stderr, "keydctl: negotiate takes no arguments, got \"%s\"\n", argv[optind]);
-                return -1;
+        if (ctl->key_exchange) {
+                r = keydctl_parse_key_exchange(ctl->key_exchange, &key_exchange);
+                if (r < 0)
+                        return r;
+        }
+        if (ctl->profile) {
+                r = keydctl_parse_profile(ctl->profile, &profile_buf, &profile);
+                if (r < 0)
+                        return r;
         }
 
-        if (keydctl_open_client(ctl, &client) < 0)
-                return -1;
+        r = keydctl_open_client(ctl, &client);
+        if (r < 0)
+                return r;
 
         printf("Key exchange:          %s\n", keydctl_guid_name(key_exchange, s));
         printf("Decoder profile:       %s\n", profile ? keydctl_guid_name(profile, s) : "none");
@@ -217,7 +275,7 @@ int verb_negotiate(const Keydctl *ctl, int argc, char *argv[]) {
         if (KEYD_FAILED(hr))
                 r = keydctl_fail(hr, "CreateCryptoSession failed");
         else {
-                r = negotiate(session, key_exchange);
+                r = negotiate(session, key_exchange, ctl->data);
                 keyd_crypto_session_release(session);
         }
 

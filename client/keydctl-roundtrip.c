@@ -7,7 +7,6 @@
  * key and decrypt: the bytes must be the ones we started with. The plaintext
  * never crosses the bus. Keys live in locked memory and are never printed. */
 
-#include <getopt.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <inttypes.h>
@@ -43,15 +42,15 @@ typedef struct Roundtrip {
 } Roundtrip;
 
 static int fail_errno(const char *what) {
-        fprintf(stderr, "keydctl: %s: %m\n", what);
-        return -1;
+        keydctl_error("%s: %m\n", what);
+        return -KEYDCTL_EXIT_FAILURE;
 }
 
 static int random_fill(void *p, size_t n, gnutls_rnd_level_t level, const char *what) {
         int r = gnutls_rnd(level, p, n);
         if (r < 0) {
-                fprintf(stderr, "keydctl: cannot make %s: %s\n", what, gnutls_strerror(r));
-                return -1;
+                keydctl_error("cannot make %s: %s\n", what, gnutls_strerror(r));
+                return -KEYDCTL_EXIT_FAILURE;
         }
         return 0;
 }
@@ -81,11 +80,9 @@ static int parse_size(const char *s, uint32_t *ret) {
                 unit = 1024 * 1024;
         else if (errno != 0 || end == s || *end != '\0')
                 unit = 0;
-        if (unit == 0 || s[0] == '-' || v == 0 || v > UINT32_MAX / unit || (v * unit) % 16 != 0) {
-                fprintf(stderr, "keydctl: --size=%s: expected a positive multiple of 16 bytes below 4 GiB "
-                        "(K and M suffixes allowed)\n", s);
-                return -1;
-        }
+        if (unit == 0 || s[0] == '-' || v == 0 || v > UINT32_MAX / unit || (v * unit) % 16 != 0)
+                return keydctl_usage("--size=%s: expected a positive multiple of 16 bytes below 4 GiB "
+                                     "(K and M suffixes allowed)\n", s);
         *ret = (uint32_t) (v * unit);
         return 0;
 }
@@ -95,12 +92,10 @@ static int parse_pattern(const char *s, EncryptedBlockInfo *ret) {
         int n = -1;
 
         if (s[0] == '-' || sscanf(s, "%llu:%llu:%llu%n", &c, &k, &e, &n) != 3 || n < 0 || s[n] != '\0' ||
-            c > UINT32_MAX || k > UINT32_MAX || e > UINT32_MAX) {
-                fprintf(stderr, "keydctl: --pattern=%s: expected C:S:E, NumEncryptedBytesAtBeginning:"
-                        "NumBytesInSkipPattern:NumBytesInEncryptPattern (e.g. 16:16:32; 0:0:0 = all encrypted)\n",
-                        s);
-                return -1;
-        }
+            c > UINT32_MAX || k > UINT32_MAX || e > UINT32_MAX)
+                return keydctl_usage("--pattern=%s: expected C:S:E, NumEncryptedBytesAtBeginning:"
+                                     "NumBytesInSkipPattern:NumBytesInEncryptPattern (e.g. 16:16:32; 0:0:0 = all "
+                                     "encrypted)\n", s);
         *ret = (EncryptedBlockInfo) { (uint32_t) c, (uint32_t) k, (uint32_t) e };
         return 0;
 }
@@ -112,10 +107,14 @@ static int negotiate(keyd_crypto_session *session, const keyd_guid *key_exchange
         uint32_t data_size;
         HRESULT hr;
 
-        if (keydctl_get_certificate(session, &certificate) < 0)
-                return -1;
-        if (keydctl_wrap_key(&certificate, key_exchange, session_key, KEY_SIZE, &data, &data_size) < 0)
-                return -1;
+        int r;
+
+        r = keydctl_get_certificate(session, &certificate);
+        if (r < 0)
+                return r;
+        r = keydctl_wrap_key(&certificate, key_exchange, session_key, KEY_SIZE, &data, &data_size);
+        if (r < 0)
+                return r;
 
         hr = keyd_negotiate_crypto_session_key_exchange(session, data_size, data);
         if (KEYD_FAILED(hr))
@@ -159,7 +158,7 @@ static int roundtrip(keyd_crypto_session *session, const Roundtrip *rt) {
             random_fill(decrypt_iv, sizeof(decrypt_iv), GNUTLS_RND_NONCE, "an IV") < 0 ||
             random_fill(encrypt_iv, sizeof(encrypt_iv), GNUTLS_RND_NONCE, "an IV") < 0 ||
             random_fill(plaintext, rt->size, GNUTLS_RND_NONCE, "the test data") < 0)
-                return -1;
+                return -KEYDCTL_EXIT_FAILURE;
 
         r = negotiate(session, rt->key_exchange, keys->session_key);
         if (r < 0)
@@ -215,56 +214,41 @@ static int roundtrip(keyd_crypto_session *session, const Roundtrip *rt) {
         diff = first_difference(plaintext, readback, rt->size);
         if (diff >= 0) {
                 printf("%-22s MISMATCH at byte %" PRId64 " of %" PRIu32 "\n", "Result:", diff, rt->size);
-                fprintf(stderr, "keydctl: the surface read back differs from the data decrypted into it\n");
-                return -1;
+                keydctl_error("the surface read back differs from the data decrypted into it\n");
+                return -KEYDCTL_EXIT_FAILURE;
         }
         printf("%-22s match, %" PRIu32 " bytes\n", "Result:", rt->size);
         return 0;
 }
 
 int verb_roundtrip(const Keydctl *ctl, int argc, char *argv[]) {
-        static const struct option options[] = {
-                { "size", required_argument, NULL, 's' },
-                { "pattern", required_argument, NULL, 'p' },
-                { "content-key", no_argument, NULL, 'c' },
-                { "key-exchange", required_argument, NULL, 'k' },
-                {},
-        };
         Roundtrip rt = { .size = DEFAULT_SIZE, .key_exchange = &KEYD_KEY_EXCHANGE_RSAES_OAEP };
         keyd_crypto_session *session = NULL;
         char s[KEYD_GUID_STRING_SIZE];
         keyd_client *client;
         HRESULT hr;
-        int c, r;
+        int r;
 
-        optind = 0;
-        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0)
-                switch (c) {
-                case 's':
-                        if (parse_size(optarg, &rt.size) < 0)
-                                return -1;
-                        break;
-                case 'p':
-                        if (parse_pattern(optarg, &rt.pattern) < 0)
-                                return -1;
-                        break;
-                case 'c':
-                        rt.content_key = true;
-                        break;
-                case 'k':
-                        if (keydctl_parse_key_exchange(optarg, &rt.key_exchange) < 0)
-                                return -1;
-                        break;
-                default:
-                        return -1;
-                }
-        if (optind < argc) {
-                fprintf(stderr, "keydctl: roundtrip takes no arguments, got \"%s\"\n", argv[optind]);
-                return -1;
+        if (ctl->size) {
+                r = parse_size(ctl->size, &rt.size);
+                if (r < 0)
+                        return r;
+        }
+        if (ctl->pattern) {
+                r = parse_pattern(ctl->pattern, &rt.pattern);
+                if (r < 0)
+                        return r;
+        }
+        rt.content_key = ctl->content_key;
+        if (ctl->key_exchange) {
+                r = keydctl_parse_key_exchange(ctl->key_exchange, &rt.key_exchange);
+                if (r < 0)
+                        return r;
         }
 
-        if (keydctl_open_client(ctl, &client) < 0)
-                return -1;
+        r = keydctl_open_client(ctl, &client);
+        if (r < 0)
+                return r;
 
         printf("%-22s %s\n", "Key exchange:", keydctl_guid_name(rt.key_exchange, s));
         printf("%-22s %" PRIu32 " bytes\n", "Size:", rt.size);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "client-internal.h"
+#include "keydctl-json.h"
 #include "keydctl.h"
 
 typedef struct SessionInfo {
@@ -31,30 +32,6 @@ static void strv_freep(char ***p) {
                 for (char **s = *p; *s; s++)
                         free(*s);
         free(*p);
-}
-
-static int open_bus(const Keydctl *ctl, sd_bus **ret) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        int r;
-
-        if (!ctl->address)
-                r = sd_bus_open_system_with_description(&bus, "keydctl");
-        else {
-                r = sd_bus_new(&bus);
-                if (r >= 0)
-                        r = sd_bus_set_address(bus, ctl->address);
-                if (r >= 0)
-                        r = sd_bus_set_bus_client(bus, true);
-                if (r >= 0)
-                        r = sd_bus_start(bus);
-        }
-        if (r < 0) {
-                keyd_set_last_error(KEYD_E_SERVICE_NOT_ACTIVE, "cannot connect to %s: %s",
-                                    ctl->address ?: "the system bus", strerror(-r));
-                return keydctl_fail(KEYD_E_SERVICE_NOT_ACTIVE, "cannot connect to the bus");
-        }
-        *ret = TAKE_PTR(bus);
-        return 0;
 }
 
 /* The names of the child nodes in introspection XML (<node name="..."/>). */
@@ -161,12 +138,39 @@ static const char *key_exchange_name(const char *s, char buf[static KEYD_GUID_ST
         return keydctl_guid_name(&g, buf);
 }
 
-static int list_sessions(sd_bus *bus, uint64_t timeout) {
+static void print_json_session(Json *j, const SessionInfo *info) {
+        char buf[KEYD_GUID_STRING_SIZE], handle[sizeof("0x") + 16];
+
+        /* A string: JSON readers that hold numbers as doubles (jq,
+         * JavaScript) would round a 64-bit handle. */
+        snprintf(handle, sizeof(handle), "0x%016" PRIx64, info->handle);
+        json_object_open(j, NULL);
+        json_string(j, "path", info->path);
+        json_string(j, "handle", handle);
+        json_string(j, "owner", info->owner);
+        json_uint(j, "owner_uid", info->owner_uid);
+        json_string(j, "key_exchange_type", info->key_exchange);
+        json_string(j, "key_exchange_name", info->key_exchange ? key_exchange_name(info->key_exchange, buf) : NULL);
+        json_uint(j, "status", info->status);
+        json_string(j, "status_name", keydctl_status_name(info->status));
+        json_object_close(j);
+}
+
+static void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+
+static int list_sessions(sd_bus *bus, uint64_t timeout, bool json) {
+        _cleanup_free_ char *json_text = NULL;
+        size_t json_size = 0;
+        _cleanup_(fclosep) FILE *json_stream = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_(strv_freep) char **names = NULL;
         const char *xml;
         unsigned shown = 0;
+        Json j;
         int n, r;
 
         r = sd_bus_message_new_method_call(bus, &m, KEYD_BUS_NAME, KEYD_SESSION_PATH_PREFIX,
@@ -188,8 +192,17 @@ static int list_sessions(sd_bus *bus, uint64_t timeout) {
                 return keydctl_fail(KEYD_E_OUTOFMEMORY, "cannot list the sessions");
         qsort(names, n, sizeof(char *), compare_names);
 
-        printf("%-36s %-18s %-10s %6s %-38s %s\n", "PATH", "HANDLE", "OWNER", "UID", "KEY EXCHANGE",
-               "STATUS");
+        if (json) {
+                /* The document goes out whole or not at all: a failure half
+                 * way must not leave half an array on stdout. */
+                json_stream = open_memstream(&json_text, &json_size);
+                if (!json_stream)
+                        return keydctl_fail(KEYD_E_OUTOFMEMORY, "cannot list the sessions");
+                json_begin(&j, json_stream);
+                json_array_open(&j, NULL);
+        } else
+                printf("%-36s %-18s %-10s %6s %-38s %s\n", "PATH", "HANDLE", "OWNER", "UID", "KEY EXCHANGE",
+                       "STATUS");
         for (int i = 0; i < n; i++) {
                 _cleanup_(sd_bus_error_free) sd_bus_error session_error = SD_BUS_ERROR_NULL;
                 SessionInfo info = {};
@@ -208,29 +221,37 @@ static int list_sessions(sd_bus *bus, uint64_t timeout) {
                         HRESULT hr = sd_bus_error_is_set(&session_error)
                                              ? keyd_fail_call(KEYD_CALL_MANAGER, r, &session_error, "GetAll")
                                              : keyd_fail_reply("GetAll", r);
-                        fprintf(stderr, "keydctl: cannot read %s\n", info.path);
+                        keydctl_error("cannot read %s\n", info.path);
                         session_info_done(&info);
                         return keydctl_fail(hr, "cannot list the sessions");
                 }
 
-                printf("%-36s 0x%016" PRIx64 " %-10s %6" PRIu32 " %-38s %s\n", info.path, info.handle,
-                       info.owner ?: "-", info.owner_uid, key_exchange_name(info.key_exchange, buf),
-                       keydctl_status_name(info.status));
+                if (json)
+                        print_json_session(&j, &info);
+                else
+                        printf("%-36s 0x%016" PRIx64 " %-10s %6" PRIu32 " %-38s %s\n", info.path, info.handle,
+                               info.owner ?: "-", info.owner_uid, key_exchange_name(info.key_exchange, buf),
+                               keydctl_status_name(info.status));
                 shown++;
                 session_info_done(&info);
         }
-        printf("\n%u session%s.\n", shown, shown == 1 ? "" : "s");
+        if (json) {
+                json_array_close(&j);
+                json_end(&j);
+                if (fflush(json_stream) != 0)
+                        return keydctl_fail(KEYD_E_OUTOFMEMORY, "cannot list the sessions");
+                fwrite(json_text, 1, json_size, stdout);
+        } else
+                printf("\n%u session%s.\n", shown, shown == 1 ? "" : "s");
         return 0;
 }
 
 int verb_sessions(const Keydctl *ctl, int argc, char *argv[]) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
 
-        if (argc > 1) {
-                fprintf(stderr, "keydctl: sessions takes no arguments, got \"%s\"\n", argv[1]);
-                return -1;
-        }
-        if (open_bus(ctl, &bus) < 0)
-                return -1;
-        return list_sessions(bus, ctl->timeout_usec ?: KEYD_DEFAULT_TIMEOUT_USEC);
+        r = keydctl_open_bus(ctl, &bus);
+        if (r < 0)
+                return r;
+        return list_sessions(bus, ctl->timeout_usec ?: KEYD_DEFAULT_TIMEOUT_USEC, ctl->json);
 }

@@ -107,6 +107,31 @@ START_TEST(test_backend_is_vpl) {
 }
 END_TEST
 
+/* keydctl status tells the vpl backend (hardware protection) from the
+ * software reference. */
+START_TEST(test_keydctl_status_says_hardware) {
+        _cleanup_free_ char *address = NULL;
+        HarnessRun run;
+
+        start_vpl();
+        ck_assert_int_gt(asprintf(&address, "--address=%s", harness_bus_address()), 0);
+
+        const char *text[] = { harness_binary("KEYDCTL_BINARY"), address, "status", NULL };
+        ck_assert_int_eq(harness_run(text, NULL, 0, &run), 0);
+        ck_assert_msg(run.status == 0, "keydctl status exited %d:\n%s", run.status, run.err);
+        ck_assert_msg(strstr(run.out, "Backend:               vpl") && strstr(run.out, "Protection:            hardware"),
+                      "%s", run.out);
+        ck_assert_msg(strstr(run.out, " HARDWARE") && !strstr(run.out, "software reference"), "%s", run.out);
+        harness_run_done(&run);
+
+        const char *json[] = { harness_binary("KEYDCTL_BINARY"), address, "status", "--json", NULL };
+        ck_assert_int_eq(harness_run(json, NULL, 0, &run), 0);
+        ck_assert_msg(run.status == 0, "keydctl status --json exited %d:\n%s", run.status, run.err);
+        ck_assert_msg(strstr(run.out, "\"backend\":\"vpl\",\"hardware\":true,"), "%s", run.out);
+        harness_run_done(&run);
+}
+END_TEST
+
 START_TEST(test_caps_from_driver) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus *bus;
@@ -538,6 +563,7 @@ static Suite *vpl_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_backend_is_vpl);
+        tcase_add_test(tc, test_keydctl_status_says_hardware);
         tcase_add_test(tc, test_caps_from_driver);
         tcase_add_test(tc, test_caps_follow_sample_types);
         tcase_add_test(tc, test_no_tee_entrypoint);

@@ -1404,16 +1404,20 @@ START_TEST(test_keydctl_roundtrip) {
                 harness_run_done(&run);
         }
 
-        /* Sizes and patterns it cannot use. */
-        static const char *const bad[][3] = {
-                { "--size=0", NULL },
-                { "--size=17", NULL },
-                { "--pattern=1:2", NULL },
-                { "--pattern=8:0:0", NULL },   /* keyd refuses: not block aligned */
-                { "--key-exchange=md5", NULL },
+        /* Sizes and patterns it cannot use: a usage error (2) when keydctl
+         * can tell, keyd's error (1) when only keyd can. */
+        static const struct {
+                const char *args[2];
+                int status;
+        } bad[] = {
+                { { "--size=0", NULL }, 2 },
+                { { "--size=17", NULL }, 2 },
+                { { "--pattern=1:2", NULL }, 2 },
+                { { "--pattern=8:0:0", NULL }, 1 },   /* keyd refuses: not block aligned */
+                { { "--key-exchange=md5", NULL }, 2 },
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                run_keydctl(bad[i], 1, &run);
+                run_keydctl(bad[i].args, bad[i].status, &run);
                 ck_assert_msg(strstr(run.err, "keydctl:"), "%s", run.err);
                 ck_assert_msg(!strstr(run.out, "match"), "%s", run.out);
                 harness_run_done(&run);

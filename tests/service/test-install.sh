@@ -35,6 +35,10 @@ expected=(
         "$KEYD_MANDIR/man5/org.keyd.KeyBroker1.5"
         "$KEYD_MANDIR/man8/keyd.8"
 )
+# -Dbashcompletiondir=no installs no completion.
+if [[ -n ${KEYD_BASHCOMPLETIONDIR:-} ]]; then
+        expected+=("$KEYD_BASHCOMPLETIONDIR/keydctl")
+fi
 
 # ---- file by file: nothing missing, nothing extra ----
 (cd "$dest" && find . \( -type f -o -type l \) -printf '/%P\n' | sort) >"$tmp/got"
@@ -44,6 +48,15 @@ if ! diff -u "$tmp/want" "$tmp/got" >"$tmp/diff"; then
 $(cat "$tmp/diff")"
 fi
 ok "installed tree: ${#expected[@]} files, each where expected"
+
+# bash-completion loads completionsdir/COMMAND on first use of COMMAND.
+if [[ -n ${KEYD_BASHCOMPLETIONDIR:-} ]]; then
+        if pc_dir=$(pkg-config --variable=completionsdir bash-completion 2>/dev/null); then
+                expect_eq "bash completion in bash-completion's completionsdir" "$KEYD_BASHCOMPLETIONDIR" "$pc_dir"
+        fi
+        got=$(bash -c 'source "$1" && complete -p keydctl' _ "$dest$KEYD_BASHCOMPLETIONDIR/keydctl")
+        expect_eq "the installed bash completion completes keydctl" "$got" "complete -F _keydctl keydctl"
+fi
 
 # ---- kinds and modes ----
 mode() { stat -c '%a' "$dest$1"; }

@@ -50,6 +50,15 @@ for c in $commands; do
 done
 ok "keydctl.1 documents every command: $(echo "$commands" | tr '\n' ' ')"
 
+# Each command's own --help: its options are documented too.
+for c in $commands; do
+        for opt in $("$KEYDCTL_BINARY" "$c" --help | grep -o -E -- '--[a-z][a-z0-9-]*' | sort -u); do
+                grep -q -E -- "(^|[^a-z-])$opt([^a-z0-9-]|\$)" "$tmp/keydctl.1.txt" ||
+                        fail "keydctl $c --help has $opt, keydctl.1 does not document it"
+        done
+done
+ok "keydctl.1 documents the options of every keydctl COMMAND --help"
+
 # ---- libkeyd(3): functions, HRESULTs, GUIDs ----
 synopsis=$(sed -n '/^\.SH SYNOPSIS/,/^\.SH DESCRIPTION/p' "$KEYD_MAN_DIR/libkeyd.3" | unroff)
 description=$(sed -n '/^\.SH DESCRIPTION/,/^\.SH RETURN VALUE/p' "$KEYD_MAN_DIR/libkeyd.3")
@@ -179,7 +188,8 @@ $expected
 $got"
 }
 
-# examples PAGE PROGRAM: every "$ PROGRAM ..." command of PAGE's .EX blocks,
+# examples PAGE PROGRAM: every "$ PROGRAM ..." command of PAGE's .EX blocks
+# (every "$ ..." command for PROGRAM ""),
 # with continuation lines joined, and the output lines after it. Prints
 # records "COMMAND<TAB>OUTPUT" with the output's newlines as \n.
 examples() {
@@ -192,7 +202,7 @@ examples() {
                 /^\.EE/ { flush(); inex = 0; next }
                 !inex { next }
                 cont { line = $0; sub(/^ +/, "", line); cmd = cmd " " line; cont = sub(/ *\\$/, "", cmd); next }
-                /^\$ / { flush(); if (index($0, "$ " prog " ") == 1) { cmd = substr($0, 3); cont = sub(/ *\\$/, "", cmd) } next }
+                /^\$ / { flush(); if (prog == "" || index($0, "$ " prog " ") == 1) { cmd = substr($0, 3); cont = sub(/ *\\$/, "", cmd) } next }
                 cmd != "" { out = out $0 "\n" }
                 END { flush() }
         ' "$1"
@@ -206,14 +216,18 @@ done < <(examples "$tmp/org.keyd.KeyBroker1.5.txt" busctl)
 ((n >= 6)) || fail "found only $n busctl examples in org.keyd.KeyBroker1.5"
 ok "all $n busctl examples of org.keyd.KeyBroker1(5) print what the page says"
 
+# keydctl(1)'s examples are steps of a developer's session (files made by
+# one line and read by the next): all of them, in order, in a directory
+# of their own.
 PATH=$(dirname "$KEYDCTL_BINARY"):$PATH
+mkdir "$tmp/keydctl-examples"
 n=0
 while IFS=$'\t' read -r cmd _; do
-        run_example "$cmd" -
+        (cd "$tmp/keydctl-examples" && run_example "$cmd" -)
         n=$((n + 1))
-done < <(examples "$tmp/keydctl.1.txt" keydctl)
+done < <(examples "$tmp/keydctl.1.txt" "")
 ((n >= 3)) || fail "found only $n keydctl examples in keydctl.1"
-ok "all $n keydctl examples of keydctl(1) succeed"
+ok "all $n examples of keydctl(1) succeed"
 
 sed -n '/^\.SH EXAMPLES/,/^\.SH SEE ALSO/p' "$tmp/libkeyd.3.txt" | sed -n '/^\.EX/,/^\.EE/p' | sed '1d;$d' >"$tmp/example.c"
 grep -q 'int main' "$tmp/example.c" || fail "no example program in libkeyd.3"
