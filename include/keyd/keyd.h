@@ -243,7 +243,8 @@ typedef struct keyd_key_exchange_hw_protection_data {
 
 /* ID3D11VideoContext::StartSessionKeyRefresh: RandomNumberSize must be 16;
  * pRandomNumber receives R. After keyd_finish_session_key_refresh() the
- * session key is AES-128-ECB(old session key, R). */
+ * session key is (old session key) XOR R, byte by byte, as D3D11 specifies;
+ * until then the old key stays live. A second Start replaces R. */
 HRESULT keyd_start_session_key_refresh(keyd_crypto_session *session,
                                        uint32_t RandomNumberSize,
                                        void *pRandomNumber);
@@ -251,7 +252,12 @@ HRESULT keyd_start_session_key_refresh(keyd_crypto_session *session,
 HRESULT keyd_finish_session_key_refresh(keyd_crypto_session *session);
 
 /* ID3D11VideoContext::GetEncryptionBltKey: KeySize must be 16; pReadbackKey
- * receives the read-back key wrapped as AES-128-ECB(session key, K_blt). */
+ * receives the read-back key K_blt encrypted with the session key,
+ * AES-128-ECB-Encrypt(session key, K_blt): decrypt it with the session key.
+ * Unlike D3D11's driver, which makes a new key on every call, keyd draws
+ * K_blt once per successful key exchange and keeps it across key refreshes:
+ * every call returns the same K_blt (wrapped with the current session key),
+ * and it decrypts EncryptionBlt output made before or after the call. */
 HRESULT keyd_get_encryption_blt_key(keyd_crypto_session *session,
                                     uint32_t KeySize,
                                     void *pReadbackKey);
@@ -276,9 +282,11 @@ typedef struct keyd_encrypted_block_info {
 /* ID3D11VideoContext::DecryptionBlt: decrypt DataSize bytes of pData
  * (AES-128-CTR from the 16-byte D3D11_AES_CTR_IV pIV) into the start of
  * Surface. pEncryptedBlockInfo NULL means everything is encrypted. With a
- * content key (ContentKeySize 16), the data key is AES-128-ECB(session key,
- * content key); with ContentKeySize 0 and pContentKey NULL, the session key
- * decrypts. DataSize is a non-zero multiple of 16, at most the surface's size. */
+ * content key CK, pContentKey holds CK encrypted with the session key, as in
+ * D3D11: AES-128-ECB-Encrypt(session key, CK), ContentKeySize 16; keyd
+ * decrypts it back to CK and CK decrypts the data. With ContentKeySize 0 and
+ * pContentKey NULL, the session key decrypts. DataSize is a non-zero
+ * multiple of 16, at most the surface's size. */
 HRESULT keyd_decryption_blt(keyd_crypto_session *session,
                             uint32_t Surface,
                             const keyd_encrypted_block_info *pEncryptedBlockInfo,
