@@ -211,7 +211,11 @@ HRESULT keyd_check_crypto_session_status(keyd_crypto_session *session,
  * - The call's HRESULT says whether the function could be run; Status is the
  *   function's own result (E_INVALIDARG for an unknown function id).
  *   An output larger than MaxHWProtectionDataSize is E_INVALIDARG, and
- *   nothing is written then. */
+ *   nothing is written then.
+ * - No function returns more than 16 MiB (16777216 bytes). On the vpl
+ *   backend, which sets aside MaxHWProtectionDataSize bytes before the GPU
+ *   runs the function, a MaxHWProtectionDataSize above that is E_INVALIDARG
+ *   before anything runs. */
 
 /* D3D11_KEY_EXCHANGE_HW_PROTECTION_INPUT_DATA */
 typedef struct keyd_key_exchange_hw_protection_input_data {
