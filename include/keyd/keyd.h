@@ -302,8 +302,11 @@ HRESULT keyd_decryption_blt(keyd_crypto_session *session,
                             const void *pData);
 
 /* ID3D11VideoContext::EncryptionBlt: pData receives the whole surface
- * encrypted with AES-128-CTR under the read-back key from the 16-byte
- * D3D11_AES_CTR_IV pIV. DataSize must be the surface's size. */
+ * encrypted with AES-128-CTR under the read-back key K_blt (see
+ * keyd_get_encryption_blt_key()) from the 16-byte D3D11_AES_CTR_IV pIV.
+ * DataSize must be the surface's size. Unlike D3D11, where the driver
+ * chooses the IV and writes it to pIV, keyd uses the IV the caller passes
+ * in pIV and leaves it as it is. */
 HRESULT keyd_encryption_blt(keyd_crypto_session *session,
                             uint32_t Surface,
                             uint32_t IVSize,
