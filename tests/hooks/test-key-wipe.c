@@ -180,19 +180,29 @@ START_TEST(test_content_key_data_key_is_transient) {
         static const keyd_encrypted_block_info all = { 0, 0, 0 };
         keyd_client *c = open_client();
         keyd_crypto_session *s = create_session(c, &KEYD_KEY_EXCHANGE_RSAES_OAEP);
-        uint8_t key[KEY_SIZE], content_key[KEY_SIZE], wrapped_key[KEY_SIZE], iv[16] = {}, data[64];
+        uint8_t key[KEY_SIZE], content_key[KEY_SIZE], wrapped_key[KEY_SIZE], wrapped_blt[KEY_SIZE],
+                blt_key[KEY_SIZE], iv[16] = {}, plain[64], data[64], back[64];
         uint32_t surface;
 
         negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         random_bytes(content_key, sizeof(content_key));
-        random_bytes(data, sizeof(data));
+        random_bytes(plain, sizeof(plain));
         /* D3D11: the content key travels encrypted with the session key;
          * keyd decrypts it back to content_key for the Blt. */
         openssl_ecb_encrypt(key, content_key, wrapped_key);
+        openssl_ctr(content_key, iv, plain, sizeof(plain), data);
         ck_assert_hr(keyd_create_surface(s, sizeof(data), &surface), KEYD_S_OK);
         ck_assert_hr(keyd_decryption_blt(s, surface, &all, sizeof(wrapped_key), wrapped_key, sizeof(iv), iv,
                                          sizeof(data), data),
                      KEYD_S_OK);
+
+        /* Control: keyd did hold content_key, since the surface now holds
+         * the plaintext (read back and decrypted here). */
+        ck_assert_hr(keyd_encryption_blt(s, surface, sizeof(iv), iv, sizeof(back), back), KEYD_S_OK);
+        ck_assert_hr(keyd_get_encryption_blt_key(s, sizeof(wrapped_blt), wrapped_blt), KEYD_S_OK);
+        openssl_ecb_decrypt(key, wrapped_blt, blt_key);
+        openssl_ctr(blt_key, iv, back, sizeof(back), back);
+        ck_assert_mem_eq(back, plain, sizeof(plain));
 
         /* The unwrapped content key lives only for the Blt. */
         ck_assert_uint_eq(count_in_keyd(content_key), 0);
