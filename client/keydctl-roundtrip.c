@@ -26,8 +26,9 @@
 /* Key material of one round trip, in one locked allocation. */
 typedef struct Keys {
         uint8_t session_key[KEY_SIZE];
-        uint8_t content_key[KEY_SIZE];    /* what DecryptionBlt gets (wrapped) */
-        uint8_t data_key[KEY_SIZE];       /* what the data is encrypted with */
+        uint8_t content_key[KEY_SIZE];    /* CK, for --content-key */
+        uint8_t wrapped_content_key[KEY_SIZE]; /* AES-128-ECB-Encrypt(session key, CK): what DecryptionBlt gets */
+        uint8_t data_key[KEY_SIZE];       /* what the data is encrypted with: CK or the session key */
         uint8_t wrapped_blt_key[KEY_SIZE];
         uint8_t blt_key[KEY_SIZE];
         AesCtr ctr;
@@ -169,11 +170,13 @@ static int roundtrip(keyd_crypto_session *session, const Roundtrip *rt) {
                 return keydctl_fail(hr, "CreateSurface failed");
         printf("%-22s %" PRIu32 " (%" PRIu32 " bytes)\n", "Surface:", surface, rt->size);
 
-        /* The data key, as keyd will derive it: the session key itself, or
-         * the content key unwrapped with it (contract section 7). */
-        if (rt->content_key)
-                aes128_ecb_encrypt_block(keys->session_key, keys->content_key, keys->data_key);
-        else
+        /* The data key: the session key itself, or the content key, which
+         * travels encrypted with the session key as D3D11 has it; keyd
+         * decrypts it back. */
+        if (rt->content_key) {
+                memcpy(keys->data_key, keys->content_key, KEY_SIZE);
+                aes128_ecb_encrypt_block(keys->session_key, keys->content_key, keys->wrapped_content_key);
+        } else
                 memcpy(keys->data_key, keys->session_key, KEY_SIZE);
         aes_ctr_init(&keys->ctr, keys->data_key, decrypt_iv);
         aes_ctr_apply_pattern(&keys->ctr, &rt->pattern, ciphertext, plaintext, rt->size);
@@ -181,7 +184,7 @@ static int roundtrip(keyd_crypto_session *session, const Roundtrip *rt) {
 
         t = now_sec();
         hr = keyd_decryption_blt(session, surface, &info, rt->content_key ? KEY_SIZE : 0,
-                                 rt->content_key ? keys->content_key : NULL, sizeof(decrypt_iv), decrypt_iv,
+                                 rt->content_key ? keys->wrapped_content_key : NULL, sizeof(decrypt_iv), decrypt_iv,
                                  rt->size, ciphertext);
         t = now_sec() - t;
         if (KEYD_FAILED(hr))

@@ -119,3 +119,11 @@ void aes128_ecb_encrypt_block(const uint8_t key[AES_CTR_KEY_SIZE], const uint8_t
         aes128_encrypt(&ctx, 16, out, in);
         secure_wipe(&ctx, sizeof(ctx));
 }
+
+void aes128_ecb_decrypt_block(const uint8_t key[AES_CTR_KEY_SIZE], const uint8_t in[16], uint8_t out[16]) {
+        struct aes128_ctx ctx;
+
+        aes128_set_decrypt_key(&ctx, key);
+        aes128_decrypt(&ctx, 16, out, in);
+        secure_wipe(&ctx, sizeof(ctx));
+}

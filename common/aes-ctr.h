@@ -47,5 +47,8 @@ typedef struct EncryptedBlockInfo {
  * alternate (with both zero, the rest is clear). Clear bytes are copied. */
 void aes_ctr_apply_pattern(AesCtr *c, const EncryptedBlockInfo *info, uint8_t *dst, const uint8_t *src, size_t n);
 
-/* out = AES-128-ECB(key, in), one block. */
+/* out = AES-128-ECB-Encrypt(key, in), one block. */
 void aes128_ecb_encrypt_block(const uint8_t key[AES_CTR_KEY_SIZE], const uint8_t in[16], uint8_t out[16]);
+/* out = AES-128-ECB-Decrypt(key, in), one block: how D3D11 unwraps a key the
+ * application wrapped by encrypting it with the session key. */
+void aes128_ecb_decrypt_block(const uint8_t key[AES_CTR_KEY_SIZE], const uint8_t in[16], uint8_t out[16]);

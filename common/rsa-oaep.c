@@ -259,12 +259,19 @@ int rsa_oaep_encrypt(const struct rsa_public_key *pub,
         return 0;
 }
 
-int rsa_oaep_decrypt(const struct rsa_public_key *pub,
-                     const struct rsa_private_key *key,
-                     const OaepParams *params,
-                     void *random_ctx, nettle_random_func *random,
-                     const uint8_t *ct, size_t ct_size,
-                     uint8_t *msg, size_t msg_max, size_t *ret_size) {
+/* The message length is a requirement either way: at most msg_max bytes, or
+ * exactly msg_max (OAEP_LENGTH_EXACT, a session key). Public, as is msg_max. */
+typedef enum OaepLength {
+        OAEP_LENGTH_AT_MOST,
+        OAEP_LENGTH_EXACT,
+} OaepLength;
+
+static int oaep_decrypt(const struct rsa_public_key *pub,
+                        const struct rsa_private_key *key,
+                        const OaepParams *params,
+                        void *random_ctx, nettle_random_func *random,
+                        const uint8_t *ct, size_t ct_size,
+                        uint8_t *msg, size_t msg_max, OaepLength length, size_t *ret_size) {
         _cleanup_(oaep_work_freep) OaepWork *w = NULL;
         const struct nettle_hash *h, *mgf1;
         size_t k, hlen, db_size, good, looking, bad, one_index, rest_size, offset, msg_size;
@@ -272,7 +279,8 @@ int rsa_oaep_decrypt(const struct rsa_public_key *pub,
         mpz_t c, m;
         int r, root_ok;
 
-        if (!pub || !key || !random || !ct || !ret_size || (!msg && msg_max > 0))
+        if (!pub || !key || !random || !ct || (length == OAEP_LENGTH_AT_MOST && !ret_size) ||
+            (!msg && msg_max > 0))
                 return -EINVAL;
         r = oaep_check_params(params, &h, &mgf1);
         if (r < 0)
@@ -354,7 +362,13 @@ int rsa_oaep_decrypt(const struct rsa_public_key *pub,
         rest_size = db_size - hlen;
         offset = ct_select(good, one_index + 1 - hlen, rest_size);
         msg_size = rest_size - offset;
-        good &= ~ct_lt(msg_max, msg_size);
+        /* The length the caller needs is one more bit of the same mask: a
+         * message of another length fails exactly where bad padding does,
+         * not in a later check after the verdict is out. */
+        if (length == OAEP_LENGTH_EXACT)
+                good &= ct_eq(msg_size, msg_max);
+        else
+                good &= ~ct_lt(msg_max, msg_size);
 
         /* Shift M to the front of rest: one pass per bit of the offset, each
          * pass touching every byte, so memory access depends on sizes only. */
@@ -367,17 +381,42 @@ int rsa_oaep_decrypt(const struct rsa_public_key *pub,
                 }
         }
 
-        /* The one branch on the outcome, which the caller learns anyway.
-         * Only now, on success, does the message length show: in the time
-         * of the copy, as in *ret_size. */
+        /* The one branch on the outcome, which the caller learns anyway. */
         CT_PUBLIC(&good, sizeof(good));
-        CT_PUBLIC(&msg_size, sizeof(msg_size));
         if (!ct_barrier(good))
                 return -EBADMSG;
 
-        if (msg_size > 0)
-                memcpy(msg, rest, msg_size);
-        CT_PUBLIC(msg, msg_size);
-        *ret_size = msg_size;
+        /* An exact length is already known to be msg_max: the decoded
+         * length never shows. Otherwise it shows only now, on success, in
+         * the time of the copy, as in *ret_size. */
+        if (length == OAEP_LENGTH_AT_MOST) {
+                CT_PUBLIC(&msg_size, sizeof(msg_size));
+                msg_max = msg_size;
+        }
+        if (msg_max > 0)
+                memcpy(msg, rest, msg_max);
+        CT_PUBLIC(msg, msg_max);
+        if (ret_size)
+                *ret_size = msg_max;
         return 0;
+}
+
+int rsa_oaep_decrypt(const struct rsa_public_key *pub,
+                     const struct rsa_private_key *key,
+                     const OaepParams *params,
+                     void *random_ctx, nettle_random_func *random,
+                     const uint8_t *ct, size_t ct_size,
+                     uint8_t *msg, size_t msg_max, size_t *ret_size) {
+        return oaep_decrypt(pub, key, params, random_ctx, random, ct, ct_size, msg, msg_max, OAEP_LENGTH_AT_MOST,
+                            ret_size);
+}
+
+int rsa_oaep_decrypt_exact(const struct rsa_public_key *pub,
+                           const struct rsa_private_key *key,
+                           const OaepParams *params,
+                           void *random_ctx, nettle_random_func *random,
+                           const uint8_t *ct, size_t ct_size,
+                           uint8_t *msg, size_t msg_size) {
+        return oaep_decrypt(pub, key, params, random_ctx, random, ct, ct_size, msg, msg_size, OAEP_LENGTH_EXACT,
+                            NULL);
 }

@@ -52,3 +52,15 @@ int rsa_oaep_decrypt(const struct rsa_public_key *pub,
                      void *random_ctx, nettle_random_func *random,
                      const uint8_t *ct, size_t ct_size,
                      uint8_t *msg, size_t msg_max, size_t *ret_size);
+
+/* The same for a message of exactly msg_size bytes (a session key): one of
+ * any other length fails inside the same constant-time mask as a bad
+ * padding, -EBADMSG with nothing written, and its length never shows. Use
+ * this, not rsa_oaep_decrypt() and a length check after it: that check
+ * would run only for well-formed messages, a second kind of failure. */
+int rsa_oaep_decrypt_exact(const struct rsa_public_key *pub,
+                           const struct rsa_private_key *key,
+                           const OaepParams *params,
+                           void *random_ctx, nettle_random_func *random,
+                           const uint8_t *ct, size_t ct_size,
+                           uint8_t *msg, size_t msg_size);

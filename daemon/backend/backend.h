@@ -111,7 +111,9 @@ typedef struct BackendOps {
         void (*drop_key)(Backend *b, Session *s);
         int (*get_encryption_blt_key)(Backend *b, Session *s, uint8_t out[AES_CTR_KEY_SIZE],
                                       sd_bus_error *error);
-        /* content_key NULL: the session key decrypts. size <= surface->size. */
+        /* content_key: 16 bytes as the client sent them, the content key
+         * encrypted with the session key (D3D11); the backend decrypts it.
+         * NULL: the session key decrypts. size <= surface->size. */
         int (*decryption_blt)(Backend *b, Session *s, Surface *surface, const uint8_t *data, size_t size,
                               const EncryptedBlockInfo *info, const uint8_t *content_key,
                               const uint8_t iv[AES_CTR_IV_SIZE], sd_bus_error *error);

@@ -689,3 +689,13 @@ int device_key_oaep_decrypt(DeviceKey *k, const OaepParams *params,
         return rsa_oaep_decrypt(&k->pub, &k->priv, params, NULL, device_key_random,
                                 ct, ct_size, msg, msg_max, ret_size);
 }
+
+int device_key_oaep_decrypt_exact(DeviceKey *k, const OaepParams *params,
+                                  const uint8_t *ct, size_t ct_size,
+                                  uint8_t *msg, size_t msg_size) {
+        if (!k)
+                return -EINVAL;
+
+        return rsa_oaep_decrypt_exact(&k->pub, &k->priv, params, NULL, device_key_random,
+                                      ct, ct_size, msg, msg_size);
+}

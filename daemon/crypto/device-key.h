@@ -39,6 +39,10 @@ void device_key_random(void *ctx, size_t n, uint8_t *dst);
 int device_key_oaep_decrypt(DeviceKey *k, const OaepParams *params,
                             const uint8_t *ct, size_t ct_size,
                             uint8_t *msg, size_t msg_max, size_t *ret_size);
+/* The same for a message of exactly msg_size bytes; see rsa_oaep_decrypt_exact(). */
+int device_key_oaep_decrypt_exact(DeviceKey *k, const OaepParams *params,
+                                  const uint8_t *ct, size_t ct_size,
+                                  uint8_t *msg, size_t msg_size);
 
 static inline void device_key_freep(DeviceKey **k) {
         device_key_free(*k);

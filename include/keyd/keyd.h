@@ -211,7 +211,11 @@ HRESULT keyd_check_crypto_session_status(keyd_crypto_session *session,
  * - The call's HRESULT says whether the function could be run; Status is the
  *   function's own result (E_INVALIDARG for an unknown function id).
  *   An output larger than MaxHWProtectionDataSize is E_INVALIDARG, and
- *   nothing is written then. */
+ *   nothing is written then.
+ * - No function returns more than 16 MiB (16777216 bytes). On the vpl
+ *   backend, which sets aside MaxHWProtectionDataSize bytes before the GPU
+ *   runs the function, a MaxHWProtectionDataSize above that is E_INVALIDARG
+ *   before anything runs. */
 
 /* D3D11_KEY_EXCHANGE_HW_PROTECTION_INPUT_DATA */
 typedef struct keyd_key_exchange_hw_protection_input_data {
@@ -243,7 +247,8 @@ typedef struct keyd_key_exchange_hw_protection_data {
 
 /* ID3D11VideoContext::StartSessionKeyRefresh: RandomNumberSize must be 16;
  * pRandomNumber receives R. After keyd_finish_session_key_refresh() the
- * session key is AES-128-ECB(old session key, R). */
+ * session key is (old session key) XOR R, byte by byte, as D3D11 specifies;
+ * until then the old key stays live. A second Start replaces R. */
 HRESULT keyd_start_session_key_refresh(keyd_crypto_session *session,
                                        uint32_t RandomNumberSize,
                                        void *pRandomNumber);
@@ -251,7 +256,12 @@ HRESULT keyd_start_session_key_refresh(keyd_crypto_session *session,
 HRESULT keyd_finish_session_key_refresh(keyd_crypto_session *session);
 
 /* ID3D11VideoContext::GetEncryptionBltKey: KeySize must be 16; pReadbackKey
- * receives the read-back key wrapped as AES-128-ECB(session key, K_blt). */
+ * receives the read-back key K_blt encrypted with the session key,
+ * AES-128-ECB-Encrypt(session key, K_blt): decrypt it with the session key.
+ * Unlike D3D11's driver, which makes a new key on every call, keyd draws
+ * K_blt once per successful key exchange and keeps it across key refreshes:
+ * every call returns the same K_blt (wrapped with the current session key),
+ * and it decrypts EncryptionBlt output made before or after the call. */
 HRESULT keyd_get_encryption_blt_key(keyd_crypto_session *session,
                                     uint32_t KeySize,
                                     void *pReadbackKey);
@@ -276,9 +286,11 @@ typedef struct keyd_encrypted_block_info {
 /* ID3D11VideoContext::DecryptionBlt: decrypt DataSize bytes of pData
  * (AES-128-CTR from the 16-byte D3D11_AES_CTR_IV pIV) into the start of
  * Surface. pEncryptedBlockInfo NULL means everything is encrypted. With a
- * content key (ContentKeySize 16), the data key is AES-128-ECB(session key,
- * content key); with ContentKeySize 0 and pContentKey NULL, the session key
- * decrypts. DataSize is a non-zero multiple of 16, at most the surface's size. */
+ * content key CK, pContentKey holds CK encrypted with the session key, as in
+ * D3D11: AES-128-ECB-Encrypt(session key, CK), ContentKeySize 16; keyd
+ * decrypts it back to CK and CK decrypts the data. With ContentKeySize 0 and
+ * pContentKey NULL, the session key decrypts. DataSize is a non-zero
+ * multiple of 16, at most the surface's size. */
 HRESULT keyd_decryption_blt(keyd_crypto_session *session,
                             uint32_t Surface,
                             const keyd_encrypted_block_info *pEncryptedBlockInfo,
@@ -290,8 +302,11 @@ HRESULT keyd_decryption_blt(keyd_crypto_session *session,
                             const void *pData);
 
 /* ID3D11VideoContext::EncryptionBlt: pData receives the whole surface
- * encrypted with AES-128-CTR under the read-back key from the 16-byte
- * D3D11_AES_CTR_IV pIV. DataSize must be the surface's size. */
+ * encrypted with AES-128-CTR under the read-back key K_blt (see
+ * keyd_get_encryption_blt_key()) from the 16-byte D3D11_AES_CTR_IV pIV.
+ * DataSize must be the surface's size. Unlike D3D11, where the driver
+ * chooses the IV and writes it to pIV, keyd uses the IV the caller passes
+ * in pIV and leaves it as it is. */
 HRESULT keyd_encryption_blt(keyd_crypto_session *session,
                             uint32_t Surface,
                             uint32_t IVSize,

@@ -228,6 +228,19 @@ static void decrypt_and_compare(const FuzzKey *key, const OaepParams *p, const u
                 for (size_t i = got; i < msg_max; i++)
                         FUZZ_CHECK(msg[i] == CANARY);
         }
+
+        /* Exactly msg_max bytes, as keyd unwraps a session key: only a
+         * message of that very length decodes. */
+        memset(msg, CANARY, msg_max);
+        r = rsa_oaep_decrypt_exact(&key->pub, &key->priv, p, &blinding, drbg_random, ct, k, msg, msg_max);
+        if (expected >= 0 && (size_t) expected == msg_max) {
+                FUZZ_CHECK(r == 0);
+                FUZZ_CHECK(memcmp(msg, em + offset, msg_max) == 0);
+        } else {
+                FUZZ_CHECK(r == -EBADMSG);
+                for (size_t i = 0; i < msg_max; i++)
+                        FUZZ_CHECK(msg[i] == CANARY);
+        }
         free(msg);
 }
 

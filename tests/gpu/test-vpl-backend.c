@@ -9,6 +9,7 @@
  * firmware, which have never run under keyd. */
 
 #include <check.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,6 +344,49 @@ START_TEST(test_output_too_large) {
 }
 END_TEST
 
+/* keyd allocates (and wipes) the room for the output before the driver
+ * runs: max_output_size is bounded like any ay result, 16 MiB, and a larger
+ * one never reaches the driver. */
+START_TEST(test_max_output_size_bounded) {
+        static const uint32_t too_large[] = { 16u * 1024u * 1024u + 1u, UINT32_MAX };
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL;
+        uint8_t input[32] = { 4, 5, 6 };
+        unsigned long executes;
+        HwResult res;
+        sd_bus *bus;
+
+        start_vpl();
+        bus = gpu_connect();
+        ck_assert_int_ge(gpu_create_session(bus, GUID_AES128_CTR, GUID_H264, GUID_HW_PROTECTION, &path, &error), 0);
+
+        for (size_t i = 0; i < ELEMENTSOF(too_large); i++) {
+                char size[16];
+
+                executes = gpu_va_number("executes");
+                ck_assert_msg(gpu_execute(bus, path, 1, input, sizeof(input), too_large[i], &res, &error) < 0,
+                              "max_output_size %" PRIu32 " was accepted", too_large[i]);
+                ck_assert_str_eq(error.name, "org.keyd.KeyBroker1.Error.InvalidArg");
+                ck_assert_uint_eq(gpu_error_hresult(&error), E_INVALIDARG);
+                snprintf(size, sizeof(size), "%" PRIu32, too_large[i]);
+                ck_assert_msg(strstr(error.message, "max_output_size") && strstr(error.message, size) &&
+                              strstr(error.message, "16777216"),
+                              "the message names neither the size asked nor the bound: %s", error.message);
+                sd_bus_error_free(&error);
+                ck_assert_uint_eq(gpu_va_number("executes"), executes);
+        }
+
+        /* The bound itself is fine. */
+        ck_assert_msg(gpu_execute(bus, path, 1, input, sizeof(input), 16u * 1024u * 1024u, &res, &error) >= 0,
+                      "ExecuteHWProtectionFunction with 16 MiB of room: %s", error.message);
+        ck_assert_uint_eq(res.output_size, sizeof(input));
+        free(res.output);
+
+        exchange_once(bus, path, 1, sizeof(input));
+        sd_bus_flush_close_unref(bus);
+}
+END_TEST
+
 /* ---- sessions end on every path ---- */
 
 START_TEST(test_create_destroy_pair_up) {
@@ -571,6 +615,7 @@ static Suite *vpl_suite(void) {
         tcase_add_test(tc, test_hw_protection_exchange);
         tcase_add_test(tc, test_tee_only_session);
         tcase_add_test(tc, test_output_too_large);
+        tcase_add_test(tc, test_max_output_size_bounded);
         tcase_add_test(tc, test_create_destroy_pair_up);
         tcase_add_test(tc, test_owner_disconnect_destroys);
         tcase_add_test(tc, test_create_session_fails_daemon_serves);

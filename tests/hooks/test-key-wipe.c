@@ -5,8 +5,8 @@
  * with -Dtest_hooks=true).
  *
  * The test knows every key keyd holds: it wraps the session key itself,
- * computes a refreshed key and a content-derived data key with AES as the
- * contract says, and unwraps the read-back key GetEncryptionBltKey hands
+ * computes a refreshed key (old XOR R) and wraps a content key with the
+ * openssl command as D3D11 says, and unwraps the read-back key GetEncryptionBltKey hands
  * out. It then asks keyd how often each 16-byte key occurs anywhere in its
  * writable memory (CountPattern), before and after. "Before" is the
  * control: a key the session holds must be found (so the scan reaches the
@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "openssl-aes.h"
 #include "test-util.h"
 
 #define TEST_INTERFACE "org.keyd.KeyBroker1.Test"
@@ -160,7 +161,9 @@ START_TEST(test_refresh_replaces_the_old_key) {
         negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         ck_assert_hr(keyd_start_session_key_refresh(s, sizeof(random_number), random_number), KEYD_S_OK);
         ck_assert_hr(keyd_finish_session_key_refresh(s), KEYD_S_OK);
-        aes_ecb(key, random_number, new_key, false);
+        /* D3D11: new session key = previous session key XOR R. */
+        for (size_t i = 0; i < KEY_SIZE; i++)
+                new_key[i] = key[i] ^ random_number[i];
 
         /* The old key is overwritten while the session lives on. */
         ck_assert_uint_ge(count_in_keyd(new_key), 1);
@@ -177,20 +180,32 @@ START_TEST(test_content_key_data_key_is_transient) {
         static const keyd_encrypted_block_info all = { 0, 0, 0 };
         keyd_client *c = open_client();
         keyd_crypto_session *s = create_session(c, &KEYD_KEY_EXCHANGE_RSAES_OAEP);
-        uint8_t key[KEY_SIZE], content_key[KEY_SIZE], data_key[KEY_SIZE], iv[16] = {}, data[64];
+        uint8_t key[KEY_SIZE], content_key[KEY_SIZE], wrapped_key[KEY_SIZE], wrapped_blt[KEY_SIZE],
+                blt_key[KEY_SIZE], iv[16] = {}, plain[64], data[64], back[64];
         uint32_t surface;
 
         negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
         random_bytes(content_key, sizeof(content_key));
-        random_bytes(data, sizeof(data));
-        aes_ecb(key, content_key, data_key, false);
+        random_bytes(plain, sizeof(plain));
+        /* D3D11: the content key travels encrypted with the session key;
+         * keyd decrypts it back to content_key for the Blt. */
+        openssl_ecb_encrypt(key, content_key, wrapped_key);
+        openssl_ctr(content_key, iv, plain, sizeof(plain), data);
         ck_assert_hr(keyd_create_surface(s, sizeof(data), &surface), KEYD_S_OK);
-        ck_assert_hr(keyd_decryption_blt(s, surface, &all, sizeof(content_key), content_key, sizeof(iv), iv,
+        ck_assert_hr(keyd_decryption_blt(s, surface, &all, sizeof(wrapped_key), wrapped_key, sizeof(iv), iv,
                                          sizeof(data), data),
                      KEYD_S_OK);
 
-        /* The data key lives only for the Blt. */
-        ck_assert_uint_eq(count_in_keyd(data_key), 0);
+        /* Control: keyd did hold content_key, since the surface now holds
+         * the plaintext (read back and decrypted here). */
+        ck_assert_hr(keyd_encryption_blt(s, surface, sizeof(iv), iv, sizeof(back), back), KEYD_S_OK);
+        ck_assert_hr(keyd_get_encryption_blt_key(s, sizeof(wrapped_blt), wrapped_blt), KEYD_S_OK);
+        openssl_ecb_decrypt(key, wrapped_blt, blt_key);
+        openssl_ctr(blt_key, iv, back, sizeof(back), back);
+        ck_assert_mem_eq(back, plain, sizeof(plain));
+
+        /* The unwrapped content key lives only for the Blt. */
+        ck_assert_uint_eq(count_in_keyd(content_key), 0);
         ck_assert_uint_ge(count_in_keyd(key), 1);
 
         keyd_crypto_session_release(s);

@@ -2,10 +2,11 @@
 
 /* The protected data path end to end (contract sections 4 and 7): libkeyd
  * -> private dbus-daemon -> keyd (software backend). Every expected
- * ciphertext and key is computed here, independently of keyd's code, with
- * nettle's bare AES block function: the D3D11 counter block, the pattern,
- * the content key, the refreshed key and the read-back key are all spelled
- * out in this file. Also: call order, key loss after an abandoned refresh,
+ * ciphertext and key is computed here, independently of keyd's code: the
+ * D3D11 counter block and the pattern with nettle's bare AES block
+ * function, the wrapped content key, the refreshed key (old XOR R) and the
+ * read-back key with the openssl command (openssl-aes.h), as D3D11 defines
+ * them. Also: call order, key loss after an abandoned refresh,
  * HW_PROTECTION marshalling, quotas, memfds sent raw, and other
  * connections. */
 
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "openssl-aes.h"
 #include "test-util.h"
 
 #define ERROR_PREFIX "org.keyd.KeyBroker1.Error."
@@ -133,6 +135,14 @@ static void ref_ctr_pattern(const uint8_t key[KEY_SIZE], const uint8_t iv[IV_SIZ
                 dst[i] = ref_is_encrypted(pattern, i) ? src[i] ^ ref_ctr_next(&c) : src[i];
 }
 
+/* D3D11 StartSessionKeyRefresh: "perform a bitwise XOR between the
+ * previous session key and the random number". */
+static void refreshed_key(const uint8_t old_key[KEY_SIZE], const uint8_t random_number[KEY_SIZE],
+                          uint8_t new_key[KEY_SIZE]) {
+        for (size_t i = 0; i < KEY_SIZE; i++)
+                new_key[i] = old_key[i] ^ random_number[i];
+}
+
 static void *xmalloc(size_t n) {
         void *p = malloc(n ?: 1);
         ck_assert_ptr_nonnull(p);
@@ -176,7 +186,8 @@ static uint8_t *read_surface(keyd_crypto_session *s, const uint8_t session_key[K
         return plain;
 }
 
-/* Encrypt plaintext here under data_key and DecryptionBlt it. */
+/* Encrypt plaintext here under data_key and DecryptionBlt it; content_key,
+ * if not NULL, is data_key wrapped for DecryptionBlt. */
 static void decrypt_into(keyd_crypto_session *s, uint32_t surface, const uint8_t data_key[KEY_SIZE],
                          const uint8_t *content_key, const keyd_encrypted_block_info *pattern, const uint8_t *plaintext,
                          uint32_t size) {
@@ -195,7 +206,8 @@ static void decrypt_into(keyd_crypto_session *s, uint32_t surface, const uint8_t
  * read back, and compared with the ciphertext computed here. */
 static void check_roundtrip(keyd_crypto_session *s, const uint8_t session_key[KEY_SIZE], uint32_t surface_size,
                             uint32_t data_size, bool use_content_key, const keyd_encrypted_block_info *pattern) {
-        uint8_t content_key[KEY_SIZE], data_key[KEY_SIZE], iv_in[IV_SIZE], iv_out[IV_SIZE], kblt[KEY_SIZE];
+        uint8_t content_key[KEY_SIZE], wrapped_key[KEY_SIZE], data_key[KEY_SIZE], iv_in[IV_SIZE], iv_out[IV_SIZE],
+                kblt[KEY_SIZE];
         uint8_t *plain = xmalloc(surface_size), *ct = xmalloc(data_size), *out = xmalloc(surface_size),
                 *expected = xmalloc(surface_size);
         char what[160];
@@ -212,16 +224,19 @@ static void check_roundtrip(keyd_crypto_session *s, const uint8_t session_key[KE
         random_bytes(plain, data_size);
         memset(plain + data_size, 0, surface_size - data_size);
 
+        /* D3D11: the data is encrypted with the content key, which travels
+         * encrypted with the session key. */
         random_bytes(content_key, sizeof(content_key));
-        if (use_content_key)
-                ecb_encrypt(session_key, content_key, data_key);
-        else
+        if (use_content_key) {
+                memcpy(data_key, content_key, KEY_SIZE);
+                openssl_ecb_encrypt(session_key, content_key, wrapped_key);
+        } else
                 memcpy(data_key, session_key, KEY_SIZE);
 
         random_bytes(iv_in, sizeof(iv_in));
         ref_ctr_pattern(data_key, iv_in, pattern, ct, plain, data_size);
         ck_assert_msg(keyd_decryption_blt(s, surface, pattern, use_content_key ? KEY_SIZE : 0,
-                                          use_content_key ? content_key : NULL, sizeof(iv_in), iv_in, data_size,
+                                          use_content_key ? wrapped_key : NULL, sizeof(iv_in), iv_in, data_size,
                                           ct) == KEYD_S_OK,
                       "DecryptionBlt, %s: %s", what, keyd_last_error_message());
 
@@ -301,6 +316,51 @@ START_TEST(test_roundtrip_threshold_and_partial) {
         check_roundtrip(s, key, 4096, 16, false, NULL);
         check_roundtrip(s, key, 2 * MiB, KEYD_BLT_MEMFD_THRESHOLD + 32, true, &patterns[4]);
         check_roundtrip(s, key, 32 * MiB, 48, true, NULL);
+        keyd_crypto_session_release(s);
+        keyd_client_close(c);
+}
+END_TEST
+
+/* D3D11 DecryptionBlt: "encrypt the content key using the session key, and
+ * place the resulting cipher text in pContentKey". keyd must decrypt it:
+ * the content key CK, not the session key's encryption of what it got,
+ * decrypts the data. All of it computed by openssl. */
+START_TEST(test_content_key_is_decrypted_with_the_session_key) {
+        keyd_client *c = open_client();
+        keyd_crypto_session *s = create_session(c, &KEYD_KEY_EXCHANGE_RSAES_OAEP);
+        uint8_t key[KEY_SIZE], ck[KEY_SIZE], wrapped[KEY_SIZE], not_ck[KEY_SIZE], iv[IV_SIZE];
+        uint8_t plain[96], ct[96];
+        uint32_t surface;
+        uint8_t *back;
+
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
+        ck_assert_hr(keyd_create_surface(s, sizeof(plain), &surface), KEYD_S_OK);
+        random_bytes(ck, sizeof(ck));
+        random_bytes(plain, sizeof(plain));
+        random_bytes(iv, sizeof(iv));
+        iv[8] = 0;      /* far from the counter wrap, where openssl's CTR is D3D11's */
+
+        /* What a D3D11 application sends: W = AES-128-ECB-Encrypt(session key, CK),
+         * and the data under CK. */
+        openssl_ecb_encrypt(key, ck, wrapped);
+        openssl_ctr(ck, iv, plain, sizeof(plain), ct);
+        ck_assert_hr(keyd_decryption_blt(s, surface, NULL, sizeof(wrapped), wrapped, sizeof(iv), iv, sizeof(ct), ct),
+                     KEYD_S_OK);
+        back = read_surface(s, key, surface, sizeof(plain));
+        assert_same_bytes(back, plain, sizeof(plain), "data under a content key wrapped the D3D11 way");
+        free(back);
+
+        /* The other direction, AES-128-ECB-Encrypt(session key, W), is not the
+         * data key: data under it must come out as garbage. */
+        openssl_ecb_encrypt(key, wrapped, not_ck);
+        openssl_ctr(not_ck, iv, plain, sizeof(plain), ct);
+        ck_assert_hr(keyd_decryption_blt(s, surface, NULL, sizeof(wrapped), wrapped, sizeof(iv), iv, sizeof(ct), ct),
+                     KEYD_S_OK);
+        back = read_surface(s, key, surface, sizeof(plain));
+        ck_assert_msg(memcmp(back, plain, sizeof(plain)) != 0,
+                      "keyd derived the data key as AES-ECB-Encrypt(session key, content key)");
+        free(back);
+
         keyd_crypto_session_release(s);
         keyd_client_close(c);
 }
@@ -446,7 +506,7 @@ START_TEST(test_key_refresh) {
         decrypt_into(s, surface, key, NULL, NULL, plain, sizeof(plain));
 
         ck_assert_hr(keyd_get_encryption_blt_key(s, KEY_SIZE, wrapped_before), KEYD_S_OK);
-        ecb_decrypt(key, wrapped_before, kblt);
+        openssl_ecb_decrypt(key, wrapped_before, kblt);
 
         /* Two starts: only the latest random number counts. */
         ck_assert_hr(keyd_start_session_key_refresh(s, sizeof(r1), r1), KEYD_S_OK);
@@ -459,15 +519,16 @@ START_TEST(test_key_refresh) {
         ck_assert_hr(keyd_finish_session_key_refresh(s), KEYD_S_OK);
         ck_assert_uint_eq(session_status(s), KEYD_CRYPTO_SESSION_STATUS_OK);
 
-        /* New session key = AES-128-ECB(old session key, R). */
-        ecb_encrypt(key, r2, new_key);
+        /* New session key = old session key XOR R (D3D11). */
+        refreshed_key(key, r2, new_key);
 
         /* The read-back key stays; it now comes wrapped with the new key. */
         ck_assert_hr(keyd_get_encryption_blt_key(s, KEY_SIZE, wrapped_after), KEYD_S_OK);
-        ecb_encrypt(new_key, kblt, expected_wrapped);
-        ck_assert_mem_eq(wrapped_after, expected_wrapped, KEY_SIZE);
+        openssl_ecb_encrypt(new_key, kblt, expected_wrapped);
+        assert_same_bytes(wrapped_after, expected_wrapped, KEY_SIZE,
+                          "read-back key wrapped with (old session key XOR R)");
         ck_assert_int_ne(memcmp(wrapped_after, wrapped_before, KEY_SIZE), 0);
-        ecb_decrypt(new_key, wrapped_after, kblt_after);
+        openssl_ecb_decrypt(new_key, wrapped_after, kblt_after);
         ck_assert_mem_eq(kblt_after, kblt, KEY_SIZE);
 
         /* The surface kept its content across the refresh. */
@@ -482,11 +543,11 @@ START_TEST(test_key_refresh) {
         assert_same_bytes(back, plain2, sizeof(plain2), "data under the refreshed key");
         free(back);
 
-        /* ... and a content key is now unwrapped with the new key. */
-        uint8_t ckey[KEY_SIZE], data_key[KEY_SIZE];
+        /* ... and a content key now travels encrypted with the new key. */
+        uint8_t ckey[KEY_SIZE], wrapped_ckey[KEY_SIZE];
         random_bytes(ckey, sizeof(ckey));
-        ecb_encrypt(new_key, ckey, data_key);
-        decrypt_into(s, surface, data_key, ckey, NULL, plain, sizeof(plain));
+        openssl_ecb_encrypt(new_key, ckey, wrapped_ckey);
+        decrypt_into(s, surface, ckey, wrapped_ckey, NULL, plain, sizeof(plain));
         back = read_surface(s, new_key, surface, sizeof(plain));
         assert_same_bytes(back, plain, sizeof(plain), "content key under the refreshed key");
         free(back);
@@ -512,7 +573,7 @@ START_TEST(test_key_refresh) {
         uint8_t r3[KEY_SIZE], third_key[KEY_SIZE];
         ck_assert_hr(keyd_start_session_key_refresh(s, sizeof(r3), r3), KEYD_S_OK);
         ck_assert_hr(keyd_finish_session_key_refresh(s), KEYD_S_OK);
-        ecb_encrypt(new_key, r3, third_key);
+        refreshed_key(new_key, r3, third_key);
         back = read_surface(s, third_key, surface, sizeof(plain2));
         assert_same_bytes(back, expected, sizeof(expected), "surface after a second refresh");
         free(back);
@@ -606,7 +667,7 @@ START_TEST(test_key_lost_after_abandoned_refresh) {
         /* A refresh finished in time keeps the key alive past the timeout. */
         ck_assert_hr(keyd_start_session_key_refresh(s, sizeof(r), r), KEYD_S_OK);
         ck_assert_hr(keyd_finish_session_key_refresh(s), KEYD_S_OK);
-        ecb_encrypt(key, r, key2);
+        refreshed_key(key, r, key2);
         memcpy(key, key2, KEY_SIZE);
         usleep(1500 * 1000);
         ck_assert_uint_eq(session_status(s), KEYD_CRYPTO_SESSION_STATUS_OK);
@@ -1436,6 +1497,7 @@ static Suite *data_path_suite(void) {
         tcase_add_test(tc, test_roundtrip_1mib);
         tcase_add_test(tc, test_roundtrip_32mib);
         tcase_add_test(tc, test_roundtrip_threshold_and_partial);
+        tcase_add_test(tc, test_content_key_is_decrypted_with_the_session_key);
         tcase_add_test(tc, test_counter_wrap);
         tcase_add_test(tc, test_size_zero_rejected);
         tcase_add_test(tc, test_bad_arguments);

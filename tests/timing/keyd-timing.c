@@ -18,7 +18,7 @@ static void help(void) {
                "classes of ciphertexts timed in random interleaved order, on the raw times and\n"
                "cropped at percentiles. A pair of classes passes when |t| < the threshold.\n"
                "\n"
-               "  oaep        rsa_oaep_decrypt() alone, with a fixed RSA-2048 key\n"
+               "  oaep        rsa_oaep_decrypt_exact() alone, with a fixed RSA-2048 key\n"
                "  negotiate   NegotiateCryptoSessionKeyExchange through libkeyd and a real keyd\n"
                "\n"
                "  -h --help              Show this help\n"

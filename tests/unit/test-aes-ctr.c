@@ -115,6 +115,13 @@ START_TEST(test_ecb_block_fips197) {
         memcpy(out, pt, sizeof(pt));
         aes128_ecb_encrypt_block(key, out, out);
         ck_assert_mem_eq(out, ct, sizeof(ct));
+
+        /* The inverse cipher of the same appendix, also in place. */
+        aes128_ecb_decrypt_block(key, ct, out);
+        ck_assert_mem_eq(out, pt, sizeof(pt));
+        memcpy(out, ct, sizeof(ct));
+        aes128_ecb_decrypt_block(key, out, out);
+        ck_assert_mem_eq(out, pt, sizeof(pt));
 }
 END_TEST
 

@@ -162,6 +162,14 @@ static int decrypt_checked(const TestKey *k, const OaepParams *params,
                                 ct, ct_size, out, out_max, out_size);
 }
 
+/* rsa_oaep_decrypt_exact() into a sentinel-filled buffer of want + 16 bytes. */
+static int decrypt_exact_checked(const TestKey *k, const OaepParams *params, const uint8_t *ct, size_t ct_size,
+                                 uint8_t *out, size_t want) {
+        ck_assert_uint_le(want, k->pub.size);
+        memset(out, SENTINEL, want + 16);
+        return rsa_oaep_decrypt_exact(&k->pub, &k->priv, params, NULL, test_random, ct, ct_size, out, want);
+}
+
 static void assert_untouched(const uint8_t *out, size_t out_max, size_t out_size, const char *what, int id) {
         ck_assert_msg(all_bytes(out, out_max + 16, SENTINEL), "%s tcId %d: output written on failure", what, id);
         ck_assert_msg(out_size == SIZE_SENTINEL, "%s tcId %d: size written on failure", what, id);
@@ -205,6 +213,21 @@ static void run_vector(const VectorFile *vf, const TestKey *k, OaepHash hash, Oa
                 ck_assert_msg(r == 0 && out_size == msg_size && memcmp(out, msg, msg_size) == 0,
                               "%s tcId %d: msg_max == message size failed", vf->name, id);
 
+                /* An exact length: the message's decodes, one byte more or
+                 * less fails like a bad padding, nothing written. */
+                r = decrypt_exact_checked(k, &params, ct, ct_size, out, msg_size);
+                ck_assert_msg(r == 0 && memcmp(out, msg, msg_size) == 0 &&
+                              all_bytes(out + msg_size, 16, SENTINEL),
+                              "%s tcId %d: exact length %zu failed: %d", vf->name, id, msg_size, r);
+                r = decrypt_exact_checked(k, &params, ct, ct_size, out, msg_size + 1);
+                ck_assert_msg(r == -EBADMSG && all_bytes(out, msg_size + 1 + 16, SENTINEL),
+                              "%s tcId %d: exact length %zu + 1 gave %d", vf->name, id, msg_size, r);
+                if (msg_size > 0) {
+                        r = decrypt_exact_checked(k, &params, ct, ct_size, out, msg_size - 1);
+                        ck_assert_msg(r == -EBADMSG && all_bytes(out, msg_size - 1 + 16, SENTINEL),
+                                      "%s tcId %d: exact length %zu - 1 gave %d", vf->name, id, msg_size, r);
+                }
+
                 /* Another label: the label hash no longer matches. */
                 OaepParams other = params;
                 other.label = (const uint8_t *) "other label";
@@ -233,6 +256,10 @@ static void run_vector(const VectorFile *vf, const TestKey *k, OaepHash hash, Oa
                         c->bad_message++;
                 }
                 assert_untouched(out, out_max, out_size, vf->name, id);
+                /* And with an exact length, as keyd unwraps a session key. */
+                r = decrypt_exact_checked(k, &params, ct, ct_size, out, 16);
+                ck_assert_msg(r == (ct_size != k->pub.size ? -EINVAL : -EBADMSG) && all_bytes(out, 32, SENTINEL),
+                              "%s tcId %d (%s): exact length gave %d", vf->name, id, flags, r);
         } else
                 ck_abort_msg("%s tcId %d: unknown result \"%s\"", vf->name, id, result);
 
@@ -311,6 +338,44 @@ START_TEST(test_wycheproof) {
                "%u wrong length -> -EINVAL)\n",
                vf->name, c.tests, expected, c.valid, c.bad_message, c.bad_length);
         fflush(stdout);
+}
+END_TEST
+
+/* A first group's key of a vector file; see below. */
+static void load_vector_key(const char *name, TestKey *k);
+
+/* keyd unwraps a session key: only a 16-byte message may decode. Well-formed
+ * OAEP messages of every other length fail exactly as bad padding does --
+ * inside the decoder's mask, so that under valgrind (the constant-time run
+ * of this case) no branch and no memory index may depend on the decoded
+ * length, only the final verdict. */
+START_TEST(test_exact_length_session_key) {
+        static const size_t lengths[] = { 0, 1, 8, 15, 16, 17, 24, 32, 126 };
+        OaepParams params = { .hash = OAEP_HASH_SHA512, .mgf1_hash = OAEP_HASH_SHA512 };
+        size_t base = secure_memory_in_use();
+        uint8_t msg[126], ct[256], out[16 + 16];
+        TestKey k;
+
+        load_vector_key("rsa_oaep_2048_sha512_mgf1sha512_test", &k);
+        ck_assert_uint_eq(k.pub.size, sizeof(ct));
+        for (size_t i = 0; i < ELEMENTSOF(lengths); i++) {
+                size_t n = lengths[i];
+                int r;
+
+                test_random(NULL, n, msg);
+                ck_assert_int_eq(rsa_oaep_encrypt(&k.pub, &params, NULL, test_random, msg, n, ct, sizeof(ct)), 0);
+                r = decrypt_exact_checked(&k, &params, ct, sizeof(ct), out, 16);
+                if (n == 16) {
+                        ck_assert_msg(r == 0, "a 16-byte key did not decode: %d", r);
+                        ck_assert(memcmp(out, msg, 16) == 0);
+                        ck_assert(all_bytes(out + 16, 16, SENTINEL));
+                } else {
+                        ck_assert_msg(r == -EBADMSG, "a %zu-byte message gave %d, expected -EBADMSG", n, r);
+                        ck_assert_msg(all_bytes(out, sizeof(out), SENTINEL), "a %zu-byte message wrote output", n);
+                }
+        }
+        test_key_done(&k);
+        ck_assert_uint_eq(secure_memory_in_use(), base);
 }
 END_TEST
 
@@ -640,8 +705,10 @@ static Suite *rsa_oaep_suite(void) {
         Suite *s = suite_create("rsa-oaep");
         TCase *tc;
 
-        tc = tcase_create("wycheproof");
+        /* "decoder" is the case the constant-time run (valgrind) executes. */
+        tc = tcase_create("decoder");
         tcase_add_loop_test(tc, test_wycheproof, 0, (int) ELEMENTSOF(vector_files));
+        tcase_add_test(tc, test_exact_length_session_key);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("round-trips");

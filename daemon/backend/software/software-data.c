@@ -35,12 +35,12 @@ int software_start_key_refresh(Backend *b, Session *s, uint8_t random[AES_CTR_KE
 
 int software_finish_key_refresh(Backend *b, Session *s, sd_bus_error *error) {
         SessionSecrets *secrets = secrets_of(s);
-        uint8_t new_key[SESSION_KEY_SIZE];
 
-        /* New session key = AES-128-ECB(old session key, R). The read-back key stays. */
-        aes128_ecb_encrypt_block(secrets->session_key, secrets->refresh_random, new_key);
-        memcpy(secrets->session_key, new_key, SESSION_KEY_SIZE);
-        secure_wipe(new_key, sizeof(new_key));
+        /* D3D11 (StartSessionKeyRefresh, and the DDI's FinishSessionKeyRefresh):
+         * the new session key is the previous one XOR R, in place. The
+         * read-back key stays. */
+        for (size_t i = 0; i < SESSION_KEY_SIZE; i++)
+                secrets->session_key[i] ^= secrets->refresh_random[i];
         secure_wipe(secrets->refresh_random, sizeof(secrets->refresh_random));
         secrets->refresh_pending = false;
         return 0;
@@ -73,9 +73,11 @@ int software_decryption_blt(Backend *b, Session *s, Surface *surface, const uint
         if (!ctr || !key)
                 return bus_error_setf(error, -ENOMEM, "out of locked memory for the decryption keys");
 
-        /* With a content key, the data key is that key unwrapped with the session key. */
+        /* D3D11: the application encrypts its content key with the session
+         * key and passes the ciphertext, W = AES-128-ECB-Encrypt(session key,
+         * CK). The driver decrypts it back to CK, which decrypts the data. */
         if (content_key)
-                aes128_ecb_encrypt_block(secrets->session_key, content_key, key);
+                aes128_ecb_decrypt_block(secrets->session_key, content_key, key);
         else
                 memcpy(key, secrets->session_key, SESSION_KEY_SIZE);
 

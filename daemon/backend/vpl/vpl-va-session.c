@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "bus/bus-error.h"
+#include "bus/bus-objects.h"
 #include "log.h"
 #include "secure-memory.h"
 #include "vpl-backend.h"
@@ -157,6 +158,16 @@ int vpl_protected_session_execute(VplVa *va, VplProtectedSession *ps, const HwPr
         if (call->input_size > UINT32_MAX)
                 return bus_error_setf(error, -EINVAL, "input is %zu bytes; VA-API carries at most %" PRIu32,
                                       call->input_size, UINT32_MAX);
+        /* The room is allocated here, before the driver says how much it
+         * wrote, and wiped in full on every path: without a bound a caller
+         * makes keyd calloc and wipe up to 4 GiB per call. The output goes
+         * back as an ay, bounded like every ay result; the software
+         * backend's output is bounded the same way, by its ay input. */
+        if (call->max_output_size > KEYD_AY_MAX)
+                return bus_error_setf(error, -EINVAL,
+                                      "max_output_size is %" PRIu32 " bytes; keyd returns at most %u "
+                                      "(16 MiB, the bound on an ay result)",
+                                      call->max_output_size, KEYD_AY_MAX);
 
         out = calloc(call->max_output_size ?: 1, 1);
         if (!out)
