@@ -160,6 +160,10 @@ unit_state_is() {
         [[ $(prop ActiveState) == "$1" ]]
 }
 
+unit_state_is_not() {
+        [[ $(prop ActiveState) != "$1" ]]
+}
+
 restarts_above() {
         [[ $(prop NRestarts) -gt $1 && $(prop ActiveState) == active && $(prop MainPID) != 0 ]]
 }
@@ -338,21 +342,6 @@ run_checks() {
         unit_state_is inactive || fail "keyd.service is $(prop ActiveState) again after a clean SIGTERM"
         ok "SIGTERM: keyd exited 0 (Result=success) and stayed stopped"
 
-        # The journal: keyd's own lines, with their syslog priorities.
-        out=$(in_ct journalctl -u keyd.service -o json --no-pager | "$CT_PYTHON" -c '
-import json, sys
-for line in sys.stdin:
-    e = json.loads(line)
-    if e.get("SYSLOG_IDENTIFIER") == "keyd":
-        print(e.get("PRIORITY"), e.get("MESSAGE"))')
-        grep -q -E "^6 keyd [0-9.]+ serving $KEYD_BUS_NAME on the system bus" <<<"$out" ||
-                fail "no priority-6 start line of keyd in the journal: $out"
-        grep -q -E '^6 Received SIGTERM; closing [0-9]+ session\(s\) and exiting\.' <<<"$out" ||
-                fail "no priority-6 SIGTERM line of keyd in the journal: $out"
-        grep -q -E '^6 keyd stopped; all session keys wiped\.' <<<"$out" || fail "no stop line in the journal: $out"
-        grep -q -E '^[0-7] <' <<<"$out" && fail "journal lines with a literal <N> prefix: $out"
-        ok "journalctl -u keyd: $(wc -l <<<"$out") lines of keyd's, priorities $(cut -d' ' -f1 <<<"$out" | sort -u | tr '\n' ' ')"
-
         # ---- with the timing drop-in: watchdog, then idle exit ----
         in_ct mkdir -p /run/systemd/system/keyd.service.d
         in_ct sh -c 'cat > /run/systemd/system/keyd.service.d/50-test-timing.conf' <"$work/dropin/50-test-timing.conf"
@@ -376,6 +365,35 @@ for line in sys.stdin:
         in_ct keydctl caps >/dev/null || fail "keydctl caps after the idle exit (activation again)"
         unit_state_is active || fail "keyd not activated again after its idle exit"
         ok "idle exit after --exit-idle-time with no session, and activated again by the next call"
+
+        # An error of keyd's own under the unit: a bad option in a second
+        # drop-in makes keyd exit at once with a priority-3 line.
+        in_ct systemctl stop keyd.service
+        printf '[Service]\nExecStart=\n%s --rsa-bits=1000\n' "$exec_start" |
+                in_ct sh -c 'cat > /run/systemd/system/keyd.service.d/60-test-bad-option.conf'
+        in_ct systemctl daemon-reload
+        in_ct systemctl start keyd.service 2>/dev/null && fail "keyd.service started with --rsa-bits=1000"
+        in_ct systemctl stop keyd.service
+        in_ct rm /run/systemd/system/keyd.service.d/60-test-bad-option.conf
+        in_ct systemctl daemon-reload
+        in_ct systemctl reset-failed keyd.service 2>/dev/null || true
+
+        # The journal: keyd's own lines, with their syslog priorities.
+        out=$(in_ct journalctl -u keyd.service -o json --no-pager | "$CT_PYTHON" -c '
+import json, sys
+for line in sys.stdin:
+    e = json.loads(line)
+    if e.get("SYSLOG_IDENTIFIER") == "keyd":
+        print(e.get("PRIORITY"), e.get("MESSAGE"))')
+        grep -q -E "^6 keyd [0-9.]+ serving $KEYD_BUS_NAME on the system bus" <<<"$out" ||
+                fail "no priority-6 start line of keyd in the journal: $out"
+        grep -q -E '^6 Received SIGTERM; closing [0-9]+ session\(s\) and exiting\.' <<<"$out" ||
+                fail "no priority-6 SIGTERM line of keyd in the journal: $out"
+        grep -q -E '^6 keyd stopped; all session keys wiped\.' <<<"$out" || fail "no stop line in the journal: $out"
+        grep -q -E '^3 Invalid --rsa-bits=1000: expected a whole number from 2048 to 4096\.' <<<"$out" ||
+                fail "no priority-3 line of keyd's for its bad option in the journal: $out"
+        grep -q -E '^[0-7] <' <<<"$out" && fail "journal lines with a literal <N> prefix: $out"
+        ok "journalctl -u keyd: $(wc -l <<<"$out") lines of keyd's, priorities $(cut -d' ' -f1 <<<"$out" | sort -u | tr '\n' ' ')"
 
         stop_container
         ok "container stopped, its cgroups removed"
