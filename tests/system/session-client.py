@@ -20,7 +20,9 @@ import subprocess
 import sys
 import time
 
-lib = ctypes.CDLL("libkeyd.so.0")
+# The installed library, by path: under a /usr/local prefix it is not in
+# the container's (empty) linker cache.
+lib = ctypes.CDLL(os.environ.get("KEYD_LIBKEYD", "libkeyd.so.0"))
 lib.keyd_last_error_message.restype = ctypes.c_char_p
 lib.keyd_client_close.restype = ctypes.c_void_p
 lib.keyd_crypto_session_release.restype = ctypes.c_void_p

@@ -174,7 +174,8 @@ meson install -C "$KEYD_BUILD_ROOT" --no-rebuild --quiet --destdir "$dest" >"$wo
         { cat "$work/install.log" >&2; echo "FAIL: meson install --destdir failed" >&2; exit 1; }
 unit_file=$(find "$dest" -path '*/systemd/system/keyd.service' | head -n1)
 keyd_bin=$(find "$dest" -path '*/sbin/keyd' | head -n1)
-[[ -n $unit_file && -n $keyd_bin ]] || { echo "FAIL: no keyd.service or sbin/keyd in the installed tree" >&2; exit 1; }
+libkeyd=$(find "$dest" -name libkeyd.so.0 | head -n1)
+[[ -n $unit_file && -n $keyd_bin && -n $libkeyd ]] || { echo "FAIL: no keyd.service, sbin/keyd or libkeyd.so.0 in the installed tree" >&2; exit 1; }
 case ${keyd_bin#"$dest"} in
 /usr/*) ;;
 *) skip "keyd is installed to ${keyd_bin#"$dest"}, outside /usr: configure with --prefix=/usr (or /usr/local)" ;;
@@ -269,6 +270,12 @@ run_checks() {
         [[ $pid == "$bus_pid" ]] || fail "$KEYD_BUS_NAME is owned by PID $bus_pid, keyd.service's main PID is $pid"
         ok "bus activation: the first keydctl call started keyd.service (Type=dbus, PID $pid owns $KEYD_BUS_NAME)"
 
+        # Loading and starting the unit: no warning from systemd (a directive
+        # it ignores or cannot apply here would say so at this point).
+        out=$(in_ct journalctl -b -u keyd.service -p warning --no-pager -o cat)
+        [[ -z $out ]] || fail "warnings about keyd.service: $out"
+        ok "systemd loaded and started keyd.service without a warning"
+
         # systemd's own rating of the live unit.
         out=$(in_ct systemd-analyze security keyd.service --no-pager 2>&1) || true
         exposure=$(sed -n 's/.*Overall exposure level for keyd.service: \([0-9.]*\).*/\1/p' <<<"$out")
@@ -316,7 +323,7 @@ run_checks() {
         key_before=$(in_ct sha256sum /var/lib/keyd/device-key.pem | cut -d' ' -f1)
         restarts=$(prop NRestarts)
         old_pid=$(prop MainPID)
-        out=$(in_ct "$CT_PYTHON" - systemctl kill --kill-who=main --signal=SIGKILL keyd.service \
+        out=$(KEYD_LIBKEYD=${libkeyd#"$dest"} in_ct "$CT_PYTHON" - systemctl kill --kill-who=main --signal=SIGKILL keyd.service \
                 <"$here/session-client.py" 2>&1) || fail "session client: $out"
         [[ $out == *negotiate=0x00000000* ]] || fail "the session client's key exchange failed: $out"
         [[ $out == *old_session=0x887A0005* ]] ||
