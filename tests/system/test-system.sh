@@ -39,6 +39,7 @@ done
 
 unset DBUS_SESSION_BUS_ADDRESS DBUS_SYSTEM_BUS_ADDRESS JOURNAL_STREAM NOTIFY_SOCKET
 
+flavour=setup
 START=$(date +%s.%N)
 work=$(mktemp -d /tmp/keyd-system-XXXXXX)
 chmod 0755 "$work"
@@ -185,13 +186,11 @@ exec_start=$(grep '^ExecStart=' "$unit_file")
         { echo "FAIL: the installed unit runs '$exec_start', not the installed ${keyd_bin#"$dest"}" >&2; exit 1; }
 
 # The timing drop-in (see the top of this file).
+idle_arg=$(grep -o -e '--exit-idle-time=[0-9]*' <<<"$exec_start") ||
+        { echo "FAIL: the installed unit's ExecStart= has no --exit-idle-time: $exec_start" >&2; exit 1; }
 mkdir -p "$work/dropin"
-{
-        echo "[Service]"
-        echo "WatchdogSec=2s"
-        echo "ExecStart="
-        sed 's/--exit-idle-time=[0-9]*/--exit-idle-time=2/' <<<"$exec_start"
-} >"$work/dropin/50-test-timing.conf"
+printf '[Service]\nWatchdogSec=2s\nExecStart=\n%s\n' "${exec_start/"$idle_arg"/--exit-idle-time=2}" \
+        >"$work/dropin/50-test-timing.conf"
 
 # ---- dbus-broker: the Debian package unpacked, never installed ----
 fetch_broker() {
@@ -199,7 +198,9 @@ fetch_broker() {
         if [[ ! -x $BROKER_CACHE/root/usr/bin/dbus-broker ]]; then
                 rm -rf "$BROKER_CACHE"
                 mkdir -p "$BROKER_CACHE/root"
-                (cd "$BROKER_CACHE" && apt-get download -q dbus-broker >"$BROKER_CACHE/download.log" 2>&1) ||
+                # Package lists may be missing or stale on a fresh machine: update once.
+                (cd "$BROKER_CACHE" && { apt-get download -q dbus-broker || { apt-get update -qq &&
+                        apt-get download -q dbus-broker; }; } >"$BROKER_CACHE/download.log" 2>&1) ||
                         { cat "$BROKER_CACHE/download.log" >&2; return 1; }
                 deb=$(ls "$BROKER_CACHE"/dbus-broker_*.deb)
                 dpkg -x "$deb" "$BROKER_CACHE/root"
@@ -223,20 +224,23 @@ boot() {
                 lower=$lower:$BROKER_CACHE/root/usr
                 extra+=(--bind-ro="$broker_unit":/etc/systemd/system/dbus.service)
         fi
-        # The SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1, CAP_BPF and bpf() are what make
+        # SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1, CAP_BPF and bpf() are what make
         # DevicePolicy= and IPAddressDeny= real on a hybrid host; CAP_IPC_LOCK
-        # is keyd's one capability, CAP_NET_ADMIN lets PrivateNetwork= set up
-        # its loopback.
+        # is keyd's one capability. --private-network: the container's
+        # network is its own (with it, nspawn grants CAP_NET_ADMIN there,
+        # which PrivateNetwork= needs for its loopback), never the host's.
+        # basic.target: the bus and the journal, none of the host's other
+        # services, which a volatile /etc presets to enabled.
         (
                 for cg in "${cgroups[@]}"; do
                         echo "$BASHPID" >"$cg/cgroup.procs"
                 done
                 exec env SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 systemd-nspawn -D / --volatile=yes \
                         --register=no --keep-unit -M "$name" --console=pipe \
-                        --capability=CAP_IPC_LOCK,CAP_BPF,CAP_NET_ADMIN --system-call-filter=bpf \
+                        --capability=CAP_IPC_LOCK,CAP_BPF --system-call-filter=bpf --private-network \
                         --overlay-ro="$lower:$dest/usr:/usr" \
                         --bind-ro="$unit_file":/etc/systemd/system/keyd.service \
-                        "${extra[@]}" -b
+                        "${extra[@]}" -b systemd.unit=basic.target
         ) </dev/null >"$work/nspawn-$1.log" 2>&1 &
         nspawn_pid=$!
         for ((i = 0; i < 100; i++)); do
@@ -252,7 +256,7 @@ boot() {
 
 # ---- the checks, run once per system bus ----
 run_checks() {
-        local out pid bus_pid exposure key_before key_after restarts old_pid
+        local out pid bus_pid exposure key_before key_after restarts old_pid render_gid
 
         boot "$flavour"
         ok "systemd $(in_ct systemctl --version | head -n1 | cut -d' ' -f2) booted as PID 1, bus: $(in_ct systemctl show -P ExecStart dbus.service | grep -o -E 'dbus-(daemon|broker-launch)' | head -n1)"
@@ -293,7 +297,11 @@ run_checks() {
         done
         [[ $(awk '$1 == "CapAmb:" { print $2 }' <<<"$out") == 0000000000000000 ]] || fail "keyd has ambient capabilities"
         [[ $(awk '$1 == "NoNewPrivs:" { print $2 }' <<<"$out") == 1 ]] || fail "keyd runs without NoNewPrivileges"
-        ok "keyd's effective, permitted and bounding capabilities: CAP_IPC_LOCK only; no ambient ones; NoNewPrivs"
+        # SupplementaryGroups=render, from the installed sysusers file.
+        render_gid=$(in_ct getent group render | cut -d: -f3)
+        [[ -n $render_gid && " $(awk '$1 == "Groups:" { $1 = ""; print }' <<<"$out") " == *" $render_gid "* ]] ||
+                fail "keyd is not in the render group ($render_gid): $(grep Groups: <<<"$out")"
+        ok "keyd's effective, permitted and bounding capabilities: CAP_IPC_LOCK only; no ambient ones; NoNewPrivs; in group render ($render_gid); $(in_ct grep 'Max locked memory' "/proc/$pid/limits" | tr -s ' ')"
 
         # DevicePolicy= and IPAddressDeny= are BPF programs on keyd's cgroup:
         # a probe moved into that cgroup must be refused what the same probe
