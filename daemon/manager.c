@@ -111,6 +111,30 @@ static int manager_connect_bus(Manager *m) {
         return 0;
 }
 
+/* Before anything is made: another keyd on this bus means this one would
+ * only fail to own the name once its backend and device key were set up.
+ * The name is requested for real later, once the objects exist; a keyd
+ * that wins a race in between still makes sd_bus_request_name() fail. */
+static int manager_check_name_free(Manager *m) {
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int has_owner, r;
+
+        r = sd_bus_call_method(m->bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                               "NameHasOwner", &error, &reply, "s", KEYD_BUS_NAME);
+        if (r < 0)
+                return log_error_errno(r, "Failed to reach the %s bus (NameHasOwner %s): %s",
+                                       m->config.bus_type == BUS_SYSTEM ? "system" : "session", KEYD_BUS_NAME,
+                                       error.message ?: strerror(-r));
+        r = sd_bus_message_read(reply, "b", &has_owner);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read the bus's NameHasOwner reply: %m");
+        if (has_owner)
+                return log_error_errno(-EEXIST, "Another process already owns %s on this bus; is keyd running? "
+                                       "Not starting (no device key made or loaded).", KEYD_BUS_NAME);
+        return 0;
+}
+
 static int manager_setup_signals(Manager *m) {
         sigset_t mask;
         int r;
@@ -148,6 +172,16 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to register keyd's D-Bus errors: %m");
 
+        /* The bus first: a keyd that cannot serve must not make a device
+         * key (an RSA key is seconds of work, and a key made into the wrong
+         * state directory is a key to throw away). */
+        r = manager_connect_bus(m);
+        if (r < 0)
+                return r;
+        r = manager_check_name_free(m);
+        if (r < 0)
+                return r;
+
         r = backend_open(m->config.backend_type, &backend_config, &m->backend);
         if (r < 0)
                 return r;  /* logged */
@@ -157,10 +191,6 @@ int manager_start(Manager *m) {
                 if (r < 0)
                         return log_error_errno(r, "Failed to start %u worker threads: %m", m->config.n_workers);
         }
-
-        r = manager_connect_bus(m);
-        if (r < 0)
-                return r;
 
         r = manager_bus_register(m);
         if (r < 0)

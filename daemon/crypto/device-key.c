@@ -187,6 +187,30 @@ static int rename_noreplace(int dir_fd, const char *tmp, const char *name) {
         return 0;
 }
 
+/* The private key is only as safe as the directory it lives in: one that
+ * another user owns, or that group or others may list or enter, is refused
+ * before any key is read or made there (systemd's StateDirectoryMode=0700
+ * gives keyd exactly that). */
+static int check_state_dir(int dir_fd, const char *dir, char **error_message) {
+        struct stat st;
+
+        if (fstat(dir_fd, &st) < 0)
+                return set_error(error_message, negative_errno(), "%s: cannot stat the state directory: %s",
+                                 dir, strerror(errno));
+        if (st.st_uid != geteuid())
+                return set_error(error_message, -EPERM,
+                                 "%s: the state directory belongs to uid %u, not to keyd's uid %u, so that user can "
+                                 "read the device key; expected a directory of keyd's own (run chown %u %s)",
+                                 dir, (unsigned) st.st_uid, (unsigned) geteuid(), (unsigned) geteuid(), dir);
+        if ((st.st_mode & 0077) != 0)
+                return set_error(error_message, -EPERM,
+                                 "%s: the state directory has mode %04o, so other users can reach the device key; "
+                                 "expected 0700 (run chmod 0700 %s, and consider a key already there exposed if "
+                                 "others had access)",
+                                 dir, (unsigned) (st.st_mode & 07777), dir);
+        return 0;
+}
+
 /* A keyd killed between creating a temporary file and renaming it leaves
  * the temporary behind: never read, but it may hold (part of) a private
  * key. Remove such leftovers of earlier runs before anything is written.
@@ -630,6 +654,10 @@ int device_key_load_or_create(const char *state_dir, unsigned bits,
         if (dir_fd < 0)
                 return set_error(error_message, negative_errno(), "%s: cannot open the state directory: %s",
                                  state_dir, strerror(errno));
+
+        r = check_state_dir(dir_fd, state_dir, error_message);
+        if (r < 0)
+                return r;
 
         remove_stale_temporaries(dir_fd);
 

@@ -116,6 +116,11 @@ if [[ $KEYD_PREFIX == /usr ]]; then
                 fail "this dbus-daemon does not read /usr/share/dbus-1/system.d"
 fi
 
+# ---- the bus policy goes where the bus reads it, whatever the prefix ----
+if [[ -z ${KEYD_DBUS_POLICYDIR_OPTION:-} ]]; then
+        expect_eq "policy dir with prefix $KEYD_PREFIX" "$KEYD_DBUS_POLICYDIR" /usr/share/dbus-1/system.d
+fi
+
 # ---- a program built against the installed keyd.pc alone ----
 pcdir=$dest$KEYD_LIBDIR/pkgconfig
 export PKG_CONFIG_PATH=$pcdir PKG_CONFIG_SYSROOT_DIR=$dest
