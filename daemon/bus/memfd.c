@@ -7,6 +7,7 @@
 
 #include "bus-error.h"
 #include "memfd.h"
+#include "test-hooks.h"
 
 #define REQUIRED_SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
 
@@ -17,10 +18,12 @@ int memfd_map_sealed(int fd, size_t max_size, const char *what, MappedMemfd *ret
 
         *ret = (MappedMemfd) {};
 
-        if (fstat(fd, &st) < 0)
-                return bus_error_setf(error, -errno, "cannot stat %s: %m", what);
+        /* Seals first, size second: once F_SEAL_SHRINK is on, the size read
+         * next is the size for good. The other way round, a client can
+         * shrink the file between the two steps and seal it afterwards, and
+         * the map would then reach past the end of the file (SIGBUS). */
         seals = fcntl(fd, F_GET_SEALS);
-        if (!S_ISREG(st.st_mode) || seals < 0)
+        if (seals < 0)
                 return bus_error_setf(error, -EINVAL,
                                       "%s is not a memfd; pass a memfd_create() file sealed with "
                                       "F_SEAL_WRITE, F_SEAL_SHRINK and F_SEAL_GROW",
@@ -30,6 +33,16 @@ int memfd_map_sealed(int fd, size_t max_size, const char *what, MappedMemfd *ret
                                       "%s lacks seals (has 0x%x); seal it with F_SEAL_WRITE, F_SEAL_SHRINK and "
                                       "F_SEAL_GROW before passing it",
                                       what, (unsigned) seals);
+#ifdef KEYD_TEST_HOOKS
+        test_hooks_memfd_between_checks();
+#endif
+        if (fstat(fd, &st) < 0)
+                return bus_error_setf(error, -errno, "cannot stat %s: %m", what);
+        if (!S_ISREG(st.st_mode))
+                return bus_error_setf(error, -EINVAL,
+                                      "%s is not a memfd; pass a memfd_create() file sealed with "
+                                      "F_SEAL_WRITE, F_SEAL_SHRINK and F_SEAL_GROW",
+                                      what);
         if ((uint64_t) st.st_size > max_size)
                 return bus_error_setf(error, -EINVAL, "%s is %jd bytes; at most %zu fit", what,
                                       (intmax_t) st.st_size, max_size);
