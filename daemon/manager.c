@@ -52,6 +52,7 @@ Manager *manager_free(Manager *m) {
         m->workers = worker_pool_free(m->workers);
         client_free_all(m);
         sd_event_source_disable_unref(m->idle_timer);
+        sd_event_source_disable_unref(m->idle_drain);
 
         sd_bus_slot_unref(m->manager_vtable_slot);
         sd_bus_slot_unref(m->session_vtable_slot);
@@ -192,22 +193,26 @@ int manager_start(Manager *m) {
         return 0;
 }
 
-static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
+/* At most this many bus messages per turn of the event loop while draining
+ * on the way out, so that a flood of calls cannot keep the loop from
+ * answering the watchdog (sd_event pings it between turns). */
+#define IDLE_DRAIN_BATCH 64u
+
+/* The name is given up: answer what is queued, a batch per turn, then
+ * either go, or stay when one of those calls opened a session. */
+static int on_idle_drain(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
-        int r;
+        int r = 1;
 
-        if (m->sessions.count > 0)
-                return 0;
+        for (unsigned i = 0; i < IDLE_DRAIN_BATCH && m->sessions.count == 0; i++) {
+                r = sd_bus_process(m->bus, NULL);
+                if (r <= 0)
+                        break;
+        }
+        if (r > 0 && m->sessions.count == 0)
+                return 0;  /* more queued: the loop comes round again (the source stays on) */
 
-        /* Give up the name before going: a call made from now on makes the bus
-         * activate keyd again instead of reaching one that is on its way out.
-         * Calls already routed to us came before the reply to ReleaseName, so
-         * they are in our queue: answer them first. */
-        r = sd_bus_release_name(m->bus, KEYD_BUS_NAME);
-        if (r < 0)
-                log_warning_errno(r, "Failed to release %s before exiting on idle: %m", KEYD_BUS_NAME);
-        while (sd_bus_process(m->bus, NULL) > 0)
-                ;
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
 
         if (m->sessions.count > 0) {
                 /* One of those calls opened a session: stay, and take the name back. */
@@ -221,6 +226,37 @@ static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
                  m->config.exit_idle_usec / 1000000u);
         (void) sd_notify(false, "STOPPING=1");
         sd_event_exit(m->event, 0);
+        return 0;
+}
+
+static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (m->sessions.count > 0)
+                return 0;
+
+        /* Give up the name before going: a call made from now on makes the bus
+         * activate keyd again instead of reaching one that is on its way out.
+         * Calls already routed to us came before the reply to ReleaseName, so
+         * they are in our queue: answer them first (on_idle_drain). */
+        r = sd_bus_release_name(m->bus, KEYD_BUS_NAME);
+        if (r < 0)
+                log_warning_errno(r, "Failed to release %s before exiting on idle: %m", KEYD_BUS_NAME);
+
+        if (!m->idle_drain) {
+                r = sd_event_add_defer(m->event, &m->idle_drain, on_idle_drain, m);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to drain the bus before exiting on idle: %m");
+                        sd_event_exit(m->event, r);
+                        return 0;
+                }
+        }
+        r = sd_event_source_set_enabled(m->idle_drain, SD_EVENT_ON);
+        if (r < 0) {
+                log_error_errno(r, "Failed to drain the bus before exiting on idle: %m");
+                sd_event_exit(m->event, r);
+        }
         return 0;
 }
 

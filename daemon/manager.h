@@ -67,6 +67,7 @@ typedef struct Manager {
         sd_bus_slot *session_enumerator_slot;
         sd_bus_slot *disconnect_slot;
         sd_event_source *idle_timer;   /* --exit-idle-time, armed while no session is open */
+        sd_event_source *idle_drain;   /* on while answering the last calls before the idle exit */
         bool ready;                    /* READY=1 sent: the name is ours */
 } Manager;
 
