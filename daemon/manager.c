@@ -3,6 +3,10 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "bus/bus-error.h"
@@ -10,6 +14,7 @@
 #include "bus/bus-objects.h"
 #include "log.h"
 #include "manager.h"
+#include "secure-memory.h"
 #include "session/client.h"
 #include "test-hooks.h"
 
@@ -131,6 +136,52 @@ static int manager_setup_signals(Manager *m) {
         return 0;
 }
 
+/* Bignums an RSA operation may need at once, in reserve chunks: measured
+ * with nettle's rsa_decrypt_tr, a 4096-bit key needs at most 78 KiB of
+ * GMP memory (its largest block 9984 bytes, 4992 for 2048 bits); 16 chunks
+ * of 16 KiB also cover a fresh slab for each of the 8 size classes. */
+#define GMP_RESERVE_CHUNKS_PER_OPERATION 16u
+
+static bool have_cap_ipc_lock(void) {
+        struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+
+        if (syscall(SYS_capget, &header, data) < 0)
+                return false;
+        return data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective & CAP_TO_MASK(CAP_IPC_LOCK);
+}
+
+/* One limit on all locked memory, and the reserve that lets GMP never see
+ * that limit in the middle of an RSA operation. */
+static int manager_setup_locked_memory(Manager *m) {
+        struct rlimit rl;
+        uint64_t limit = m->config.max_locked_memory;
+        size_t chunks;
+        int r;
+
+        /* Without CAP_IPC_LOCK, mlock fails past RLIMIT_MEMLOCK where keyd
+         * could not say why: stay below it. */
+        if (!have_cap_ipc_lock() && getrlimit(RLIMIT_MEMLOCK, &rl) >= 0 && rl.rlim_cur != RLIM_INFINITY &&
+            rl.rlim_cur < limit) {
+                log_notice("RLIMIT_MEMLOCK is %llu bytes, below --max-locked-memory=%" PRIu64 "; keyd locks at "
+                           "most %llu bytes.",
+                           (unsigned long long) rl.rlim_cur, limit, (unsigned long long) rl.rlim_cur);
+                limit = rl.rlim_cur;
+                m->config.max_locked_memory = limit;
+        }
+        /* secure_memory_set_limit() counts what is locked from now on: what the
+         * device key already holds stays outside, a few KiB. */
+        secure_memory_set_limit((size_t) limit);
+
+        chunks = (size_t) (m->config.n_workers + 1) * GMP_RESERVE_CHUNKS_PER_OPERATION;
+        r = secure_memory_reserve(chunks);
+        if (r < 0)
+                return log_error_errno(r, "Failed to lock %zu bytes as the reserve for RSA operations (raise "
+                                       "LimitMEMLOCK= or --max-locked-memory=): %m",
+                                       chunks * SECURE_RESERVE_CHUNK);
+        return 0;
+}
+
 int manager_start(Manager *m) {
         BackendConfig backend_config = {
                 .state_dir = m->config.state_dir,
@@ -148,6 +199,10 @@ int manager_start(Manager *m) {
         r = bus_error_register_map();
         if (r < 0)
                 return log_error_errno(r, "Failed to register keyd's D-Bus errors: %m");
+
+        r = manager_setup_locked_memory(m);
+        if (r < 0)
+                return r;
 
         r = backend_open(m->config.backend_type, &backend_config, &m->backend);
         if (r < 0)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <inttypes.h>
 #include <search.h>
 #include <stdlib.h>
 
+#include "bus/bus-error.h"
 #include "client.h"
 #include "log.h"
 #include "manager.h"
@@ -73,6 +75,9 @@ int client_get_or_create(Manager *m, sd_bus_message *message, Client **ret) {
         r = client_read_credentials(c, message);
         if (r < 0)
                 return r;
+        r = user_account_ref(m, c->uid, &c->account);
+        if (r < 0)
+                return r;
 
         r = sd_bus_track_new(m->bus, &c->track, on_client_vanished, c);
         if (r < 0)
@@ -105,14 +110,37 @@ Client *client_free(Client *c) {
         }
 
         sd_bus_track_unref(c->track);
+        user_account_unref(c->account);
         free(c->name);
         free(c);
         return NULL;
 }
 
 void client_free_if_unused(Client *c) {
-        if (c && c->n_sessions == 0 && c->surface_bytes == 0)
+        if (c && c->n_sessions == 0 && c->charged_bytes == 0)
                 client_free(c);
+}
+
+int client_charge(Client *c, uint64_t bytes, const char *what, sd_bus_error *error) {
+        uint64_t quota = c->manager->config.max_surface_bytes_per_client;
+        int r;
+
+        if (bytes > quota || c->charged_bytes > quota - bytes)
+                return bus_error_setf(error, -EDQUOT,
+                                      "%s would bring this connection to %" PRIu64 " bytes of protected memory; "
+                                      "its quota is %" PRIu64 " (protected_memory_size); destroy surfaces or close "
+                                      "read-back memfds first",
+                                      what, c->charged_bytes + bytes, quota);
+        r = user_account_charge(c->account, bytes, what, error);
+        if (r < 0)
+                return r;
+        c->charged_bytes += bytes;
+        return 0;
+}
+
+void client_uncharge(Client *c, uint64_t bytes) {
+        c->charged_bytes -= bytes;
+        user_account_uncharge(c->account, bytes);
 }
 
 void client_free_all(Manager *m) {

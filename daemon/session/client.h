@@ -11,6 +11,7 @@
 #include <systemd/sd-bus.h>
 
 #include "list.h"
+#include "user-account.h"
 #include "work/worker-pool.h"
 
 typedef struct Manager Manager;
@@ -21,11 +22,12 @@ typedef struct Client {
         char *name;               /* unique bus name, ":1.42" */
         uid_t uid;
         pid_t pid;
+        UserAccount *account;     /* what uid holds over all its connections */
         sd_bus_track *track;
 
         Session *sessions;        /* list via Session.client_next/prev */
         unsigned n_sessions;
-        uint64_t surface_bytes;
+        uint64_t charged_bytes;   /* surfaces (whole pages) and unclosed read-back memfds */
         WorkerQueue work_queue;   /* this client's key exchanges waiting for a worker */
 } Client;
 
@@ -34,6 +36,10 @@ int client_get_or_create(Manager *m, sd_bus_message *message, Client **ret);
 Client *client_find(Manager *m, const char *name);
 /* Destroys the client's sessions (keys wiped) and the client. Returns NULL. */
 Client *client_free(Client *c);
+/* Charge bytes for what to this connection (its quota, protected_memory_size)
+ * and to its user, or OutOfMemory in error. */
+int client_charge(Client *c, uint64_t bytes, const char *what, sd_bus_error *error);
+void client_uncharge(Client *c, uint64_t bytes);
 /* Frees the client if it owns nothing any more. */
 void client_free_if_unused(Client *c);
 /* Frees every client (shutdown). */
