@@ -68,6 +68,10 @@ typedef struct Manager {
         SessionTable sessions;
         void *clients;                 /* tsearch tree of Client, by unique bus name */
         void *user_accounts;           /* tsearch tree of UserAccount, by uid */
+        void *readbacks;               /* tsearch tree of ReadbackMemfd, by inotify watch */
+        unsigned n_readbacks;
+        int readback_inotify_fd;
+        sd_event_source *readback_inotify_source;
         unsigned n_clients;
 
         sd_bus_slot *manager_vtable_slot;

@@ -110,6 +110,7 @@ Client *client_free(Client *c) {
         }
 
         sd_bus_track_unref(c->track);
+        readback_memfd_detach_client(c);
         user_account_unref(c->account);
         free(c->name);
         free(c);

@@ -11,6 +11,7 @@
 #include <systemd/sd-bus.h>
 
 #include "list.h"
+#include "readback-memfd.h"
 #include "user-account.h"
 #include "work/worker-pool.h"
 
@@ -28,6 +29,7 @@ typedef struct Client {
         Session *sessions;        /* list via Session.client_next/prev */
         unsigned n_sessions;
         uint64_t charged_bytes;   /* surfaces (whole pages) and unclosed read-back memfds */
+        ReadbackMemfd *readbacks; /* EncryptionBltFd memfds still charged to this connection */
         WorkerQueue work_queue;   /* this client's key exchanges waiting for a worker */
 } Client;
 

@@ -21,6 +21,7 @@ typedef struct UserAccount {
         unsigned n_refs;
         unsigned n_sessions;
         uint64_t memory_bytes;
+        unsigned n_readbacks;     /* EncryptionBltFd memfds not freed yet */
 } UserAccount;
 
 /* uid's account, made on first use; one reference for the caller. */

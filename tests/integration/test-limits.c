@@ -9,7 +9,12 @@
  *   still creates a session and negotiates;
  * - with locked memory used up (keyd without CAP_IPC_LOCK, under a small
  *   RLIMIT_MEMLOCK), key exchanges still succeed or answer OutOfMemory:
- *   keyd never aborts in the middle of an RSA operation. */
+ *   keyd never aborts in the middle of an RSA operation;
+ * - shared memory keyd would pay for: a sealed memfd of holes is refused
+ *   before keyd faults its pages in, and the memfds EncryptionBltFd returns
+ *   count in their connection's quota and their user's memory until the
+ *   kernel frees them (closed and unmapped), even after the connection is
+ *   gone. */
 
 #include <check.h>
 #include <errno.h>
@@ -317,6 +322,166 @@ START_TEST(test_locked_memory_used_up) {
 }
 END_TEST
 
+
+/* ---- shared memory ---- */
+
+/* DecryptionBltFd of fd into surface of the session at path; the error in *error. */
+static int raw_decryption_blt_fd(sd_bus *bus, const char *path, uint32_t surface, int fd, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        static const uint8_t iv[IV_SIZE];
+
+        ck_assert_int_ge(sd_bus_message_new_method_call(bus, &m, KEYD_BUS_NAME, path, KEYD_SESSION_INTERFACE,
+                                                        "DecryptionBltFd"),
+                         0);
+        ck_assert_int_ge(sd_bus_message_append(m, "uh(uuu)", surface, fd, 0, 0, 0), 0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', NULL, 0), 0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', iv, sizeof(iv)), 0);
+        return sd_bus_call(bus, m, 30 * USEC_PER_SEC, error, NULL);
+}
+
+/* EncryptionBltFd of surface; the memfd keyd returns (a dup of ours), or -errno with error set. */
+static int raw_encryption_blt_fd(sd_bus *bus, const char *path, uint32_t surface, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        static const uint8_t iv[IV_SIZE];
+        int r, fd;
+
+        ck_assert_int_ge(sd_bus_message_new_method_call(bus, &m, KEYD_BUS_NAME, path, KEYD_SESSION_INTERFACE,
+                                                        "EncryptionBltFd"),
+                         0);
+        ck_assert_int_ge(sd_bus_message_append(m, "u", surface), 0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', iv, sizeof(iv)), 0);
+        r = sd_bus_call(bus, m, 30 * USEC_PER_SEC, error, &reply);
+        if (r < 0)
+                return r;
+        ck_assert_int_ge(sd_bus_message_read(reply, "h", &fd), 0);
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        ck_assert_int_ge(fd, 0);
+        return fd;
+}
+
+#define SPARSE_SIZE (8U * 1024U * 1024U)
+
+START_TEST(test_sparse_memfd_refused) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL;
+        Bystander by;
+        uint32_t surface;
+        int fd, r;
+
+        start_bus_and_keyd(NULL);
+        bystander_open(&by);
+        ck_assert_int_eq(harness_open_bus(&bus), 0);
+        path = raw_session_with_surface(bus, &by, SPARSE_SIZE, &surface);
+
+        /* 8 MiB of holes, sealed: it costs its sender nothing. */
+        fd = memfd_create("test-limits-sparse", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(ftruncate(fd, SPARSE_SIZE), 0);
+        ck_assert_int_eq(pwrite(fd, "x", 1, 0), 1);  /* one page written, the rest holes */
+        ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW), 0);
+
+        r = raw_decryption_blt_fd(bus, path, surface, fd, &error);
+        ck_assert_msg(r < 0 && sd_bus_error_has_name(&error, ERROR_INVALID_ARG) && str_contains(error.message, "hole"),
+                      "DecryptionBltFd of a sparse memfd: r=%d %s: %s (expected InvalidArg about its holes)", r,
+                      error.name ?: "-", error.message ?: "-");
+        ck_assert_msg(str_contains(error.message, "4096"), "the message does not say where the hole is: %s",
+                      error.message);
+        sd_bus_error_free(&error);
+        close(fd);
+
+        bystander_check(&by, "a sparse memfd");
+        bystander_close(&by);
+}
+END_TEST
+
+#define RB_QUOTA (1024U * 1024U)
+#define RB_SURFACE (256U * 1024U)
+
+/* Wait until EncryptionBltFd works again on path (keyd learns of a freed
+ * memfd asynchronously), at most 5 s; the fd, or -1. */
+static int encryption_blt_fd_eventually(sd_bus *bus, const char *path, uint32_t surface) {
+        uint64_t start = harness_now_usec();
+
+        for (;;) {
+                sd_bus_error error = SD_BUS_ERROR_NULL;
+                int fd = raw_encryption_blt_fd(bus, path, surface, &error);
+
+                sd_bus_error_free(&error);
+                if (fd >= 0 || harness_now_usec() - start > 5 * USEC_PER_SEC)
+                        return fd;
+                usleep(20 * 1000);
+        }
+}
+
+START_TEST(test_readback_memfds_charged) {
+        const char *args[] = { "--max-surface-bytes-per-client=1048576", "--max-memory-per-user=1310720", NULL };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL, *bus2 = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL, *path2 = NULL;
+        int fds[4], fd, r;
+        uint32_t surface, surface2;
+        Bystander by;
+        void *map;
+
+        start_bus_and_keyd(args);
+        bystander_open(&by);
+        ck_assert_int_eq(harness_open_bus(&bus), 0);
+        path = raw_session_with_surface(bus, &by, RB_SURFACE, &surface);
+
+        /* The surface and three results fill the connection's quota... */
+        for (unsigned i = 0; i < 3; i++) {
+                fds[i] = raw_encryption_blt_fd(bus, path, surface, &error);
+                ck_assert_msg(fds[i] >= 0, "EncryptionBltFd %u: %s", i + 1, error.message);
+        }
+        /* ... and a fourth, hoarded like the others, is refused. */
+        r = raw_encryption_blt_fd(bus, path, surface, &error);
+        ck_assert_msg(r < 0 && sd_bus_error_has_name(&error, ERROR_OUT_OF_MEMORY) &&
+                              str_contains(error.message, "EncryptionBltFd memfd") && str_contains(error.message, "quota"),
+                      "a fourth EncryptionBltFd of %u KiB with a %u KiB quota, three results kept: r=%d %s: %s", RB_SURFACE / 1024,
+                      RB_QUOTA / 1024, r, error.name ?: "-", error.message ?: "-");
+        sd_bus_error_free(&error);
+
+        /* A memfd closed but still mapped is still held. */
+        map = mmap(NULL, RB_SURFACE, PROT_READ, MAP_SHARED, fds[0], 0);
+        ck_assert_ptr_ne(map, MAP_FAILED);
+        close(fds[0]);
+        r = raw_encryption_blt_fd(bus, path, surface, &error);
+        ck_assert_msg(r < 0 && sd_bus_error_has_name(&error, ERROR_OUT_OF_MEMORY),
+                      "EncryptionBltFd while a closed result is still mapped: r=%d %s", r, error.message ?: "-");
+        sd_bus_error_free(&error);
+        /* Unmapped, it is freed, and the quota has room again. */
+        ck_assert_int_eq(munmap(map, RB_SURFACE), 0);
+        fds[0] = encryption_blt_fd_eventually(bus, path, surface);
+        ck_assert_msg(fds[0] >= 0, "EncryptionBltFd still refused after the result was closed and unmapped");
+
+        /* The connection goes; its results stay charged to its user. A new
+         * connection of the same user has its own quota but shares the
+         * user's 1.25 MiB with the bystander's page and the three results
+         * (772 KiB): one surface (256 KiB) fits, a result of it does not. */
+        bus = sd_bus_flush_close_unref(bus);
+        ck_assert_int_eq(harness_wait_session_count(1, 5 * USEC_PER_SEC, NULL), 0);
+        ck_assert_int_eq(harness_open_bus(&bus2), 0);
+        path2 = raw_session_with_surface(bus2, &by, RB_SURFACE, &surface2);
+        r = raw_encryption_blt_fd(bus2, path2, surface2, &error);
+        ck_assert_msg(r < 0 && sd_bus_error_has_name(&error, ERROR_OUT_OF_MEMORY) &&
+                              str_contains(error.message, "--max-memory-per-user"),
+                      "EncryptionBltFd while the user's gone connection's results are open: r=%d %s: %s", r,
+                      error.name ?: "-", error.message ?: "-");
+        sd_bus_error_free(&error);
+
+        /* Closing them gives the user its memory back. */
+        for (unsigned i = 0; i < 3; i++)
+                close(fds[i]);
+        fd = encryption_blt_fd_eventually(bus2, path2, surface2);
+        ck_assert_msg(fd >= 0, "EncryptionBltFd still refused after the user closed its results");
+        close(fd);
+
+        bystander_check(&by, "hoarded EncryptionBltFd memfds");
+        bystander_close(&by);
+}
+END_TEST
+
 static Suite *limits_suite(void) {
         Suite *s = suite_create("limits");
         TCase *tc = tcase_create("memory");
@@ -326,6 +491,8 @@ static Suite *limits_suite(void) {
         tcase_add_test(tc, test_tiny_surfaces_count_pages);
         tcase_add_test(tc, test_one_user_many_connections);
         tcase_add_test(tc, test_locked_memory_used_up);
+        tcase_add_test(tc, test_sparse_memfd_refused);
+        tcase_add_test(tc, test_readback_memfds_charged);
         suite_add_tcase(s, tc);
         return s;
 }
