@@ -731,13 +731,4 @@ SecureBlockState secure_memory_test_block_state(const void *p, size_t size) {
         pool_unlock();
         return state;
 }
-
-size_t secure_memory_test_reserve_chunks(void) {
-        size_t n;
-
-        pool_lock();
-        n = pool.n_reserve;
-        pool_unlock();
-        return n;
-}
 #endif

@@ -84,8 +84,6 @@ typedef enum SecureBlockState {
 } SecureBlockState;
 
 SecureBlockState secure_memory_test_block_state(const void *p, size_t size);
-/* Chunks in the GMP reserve right now. */
-size_t secure_memory_test_reserve_chunks(void);
 #endif
 
 static inline void secure_freep(void *p) {

@@ -70,6 +70,7 @@ typedef struct Manager {
         void *user_accounts;           /* tsearch tree of UserAccount, by uid */
         void *readbacks;               /* tsearch tree of ReadbackMemfd, by inotify watch */
         unsigned n_readbacks;
+        uint64_t readback_bytes;       /* their pages, at most config.max_locked_memory */
         int readback_inotify_fd;
         sd_event_source *readback_inotify_source;
         unsigned n_clients;

@@ -118,29 +118,40 @@ Client *client_free(Client *c) {
 }
 
 void client_free_if_unused(Client *c) {
-        if (c && c->n_sessions == 0 && c->charged_bytes == 0)
+        if (c && c->n_sessions == 0 && c->surface_bytes == 0 && c->readback_bytes == 0)
                 client_free(c);
 }
 
-int client_charge(Client *c, uint64_t bytes, const char *what, sd_bus_error *error) {
-        uint64_t quota = c->manager->config.max_surface_bytes_per_client;
+static uint64_t *client_counter(Client *c, ChargeKind kind) {
+        return kind == CHARGE_SURFACE ? &c->surface_bytes : &c->readback_bytes;
+}
+
+int client_charge(Client *c, ChargeKind kind, uint64_t bytes, const char *what, sd_bus_error *error) {
+        uint64_t quota = c->manager->config.max_surface_bytes_per_client, *held = client_counter(c, kind);
         int r;
 
-        if (bytes > quota || c->charged_bytes > quota - bytes)
+        if (bytes > quota || *held > quota - bytes) {
+                if (kind == CHARGE_SURFACE)
+                        return bus_error_setf(error, -EDQUOT,
+                                              "%s would bring this connection to %" PRIu64 " bytes of protected "
+                                              "memory; its quota is %" PRIu64 " (protected_memory_size); destroy "
+                                              "surfaces first",
+                                              what, *held + bytes, quota);
                 return bus_error_setf(error, -EDQUOT,
-                                      "%s would bring this connection to %" PRIu64 " bytes of protected memory; "
-                                      "its quota is %" PRIu64 " (protected_memory_size); destroy surfaces or close "
-                                      "read-back memfds first",
-                                      what, c->charged_bytes + bytes, quota);
+                                      "%s would bring this connection's EncryptionBltFd memfds not yet closed to %"
+                                      PRIu64 " bytes; at most %" PRIu64 " (protected_memory_size) may be open; "
+                                      "close and unmap the ones you have read",
+                                      what, *held + bytes, quota);
+        }
         r = user_account_charge(c->account, bytes, what, error);
         if (r < 0)
                 return r;
-        c->charged_bytes += bytes;
+        *held += bytes;
         return 0;
 }
 
-void client_uncharge(Client *c, uint64_t bytes) {
-        c->charged_bytes -= bytes;
+void client_uncharge(Client *c, ChargeKind kind, uint64_t bytes) {
+        *client_counter(c, kind) -= bytes;
         user_account_uncharge(c->account, bytes);
 }
 

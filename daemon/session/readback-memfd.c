@@ -92,6 +92,13 @@ int readback_memfd_new(Client *c, size_t size, ReadbackMemfd **ret, sd_bus_error
                                       "keyd has %u EncryptionBltFd memfds open, the most it tracks; close "
                                       "the ones you have read, or use EncryptionBlt",
                                       m->n_readbacks);
+        /* keyd's own memory pays for these pages: as much again as it may lock, and no more. */
+        if (m->readback_bytes + charged > m->config.max_locked_memory)
+                return bus_error_setf(error, -ENOMEM,
+                                      "keyd's EncryptionBltFd memfds not yet closed hold %" PRIu64 " bytes, the "
+                                      "most it gives all users together (as much as --max-locked-memory); try "
+                                      "again later, or use EncryptionBlt",
+                                      m->readback_bytes);
         if (c->account->n_readbacks >= READBACK_MAX_PER_USER)
                 return bus_error_setf(error, -EDQUOT,
                                       "uid %u has %u EncryptionBltFd memfds open, the most for one user; close "
@@ -101,19 +108,20 @@ int readback_memfd_new(Client *c, size_t size, ReadbackMemfd **ret, sd_bus_error
 
         snprintf(what, sizeof(what), "an EncryptionBltFd memfd of %zu bytes (%" PRIu64 " in whole pages)", size,
                  charged);
-        r = client_charge(c, charged, what, error);
+        r = client_charge(c, CHARGE_READBACK, charged, what, error);
         if (r < 0)
                 return r;
 
         rb = calloc(1, sizeof(*rb));
         if (!rb) {
-                client_uncharge(c, charged);
+                client_uncharge(c, CHARGE_READBACK, charged);
                 return bus_error_setf(error, -ENOMEM, "out of memory for an EncryptionBltFd memfd");
         }
         *rb = (ReadbackMemfd) { .manager = m, .client = c, .account = c->account, .charged = charged, .wd = -1 };
         c->account->n_refs++;  /* the memfd may outlive the connection */
         c->account->n_readbacks++;
         m->n_readbacks++;
+        m->readback_bytes += charged;
         LIST_PREPEND(client, c->readbacks, rb);
         *ret = rb;
         return 0;
@@ -151,11 +159,12 @@ ReadbackMemfd *readback_memfd_free(ReadbackMemfd *rb) {
         }
         if (rb->client) {
                 LIST_REMOVE(client, rb->client->readbacks, rb);
-                client_uncharge(rb->client, rb->charged);
+                client_uncharge(rb->client, CHARGE_READBACK, rb->charged);
         } else
                 user_account_uncharge(rb->account, rb->charged);
         rb->account->n_readbacks--;
         m->n_readbacks--;
+        m->readback_bytes -= rb->charged;
         user_account_unref(rb->account);
         free(rb);
         return NULL;
@@ -166,7 +175,7 @@ void readback_memfd_detach_client(Client *c) {
                 ReadbackMemfd *rb = c->readbacks;
 
                 LIST_REMOVE(client, c->readbacks, rb);
-                c->charged_bytes -= rb->charged;  /* the connection's part ends; the user's stays */
+                c->readback_bytes -= rb->charged;  /* the connection's part ends; the user's stays */
                 rb->client = NULL;
         }
 }

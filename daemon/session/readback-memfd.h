@@ -3,12 +3,14 @@
 
 /* The memfds EncryptionBltFd hands out hold keyd-written pages, charged to
  * keyd's memory, for as long as the client keeps them open or mapped. So
- * each one is charged, in whole pages, to its connection's quota and its
- * user's memory until the kernel frees the memfd: an inotify watch reports
+ * each one is charged, in whole pages, to its connection's read-back quota
+ * (as large as its surface quota) and its user's memory until the kernel frees the memfd: an inotify watch reports
  * IN_IGNORED when the last reference to it (fd, mapping, reopened file) is
  * gone, wherever it went. A user may have READBACK_MAX_PER_USER of them
  * unclosed, keyd READBACK_MAX in all, which also keeps those events within
- * the kernel's inotify queue (fs.inotify.max_queued_events, 16384). */
+ * the kernel's inotify queue (fs.inotify.max_queued_events, 16384), and
+ * all of them together hold at most --max-locked-memory bytes (the unit's
+ * MemoryMax= budgets for that). */
 
 #include <stdint.h>
 #include <systemd/sd-bus.h>

@@ -395,7 +395,7 @@ START_TEST(test_sparse_memfd_refused) {
 }
 END_TEST
 
-#define RB_QUOTA (1024U * 1024U)
+#define RB_QUOTA (512U * 1024U)
 #define RB_SURFACE (256U * 1024U)
 
 /* Wait until EncryptionBltFd works again on path (keyd learns of a freed
@@ -415,11 +415,11 @@ static int encryption_blt_fd_eventually(sd_bus *bus, const char *path, uint32_t 
 }
 
 START_TEST(test_readback_memfds_charged) {
-        const char *args[] = { "--max-surface-bytes-per-client=1048576", "--max-memory-per-user=1310720", NULL };
+        const char *args[] = { "--max-surface-bytes-per-client=524288", "--max-memory-per-user=1048576", NULL };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL, *bus2 = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *path = NULL, *path2 = NULL;
-        int fds[4], fd, r;
+        int fds[2], fd, r;
         uint32_t surface, surface2;
         Bystander by;
         void *map;
@@ -429,16 +429,17 @@ START_TEST(test_readback_memfds_charged) {
         ck_assert_int_eq(harness_open_bus(&bus), 0);
         path = raw_session_with_surface(bus, &by, RB_SURFACE, &surface);
 
-        /* The surface and three results fill the connection's quota... */
-        for (unsigned i = 0; i < 3; i++) {
+        /* Two results fill the connection's read-back quota (its surface quota holds the surface)... */
+        for (unsigned i = 0; i < 2; i++) {
                 fds[i] = raw_encryption_blt_fd(bus, path, surface, &error);
                 ck_assert_msg(fds[i] >= 0, "EncryptionBltFd %u: %s", i + 1, error.message);
         }
-        /* ... and a fourth, hoarded like the others, is refused. */
+        /* ... and a third, hoarded like the others, is refused. */
         r = raw_encryption_blt_fd(bus, path, surface, &error);
         ck_assert_msg(r < 0 && sd_bus_error_has_name(&error, ERROR_OUT_OF_MEMORY) &&
-                              str_contains(error.message, "EncryptionBltFd memfd") && str_contains(error.message, "quota"),
-                      "a fourth EncryptionBltFd of %u KiB with a %u KiB quota, three results kept: r=%d %s: %s", RB_SURFACE / 1024,
+                              str_contains(error.message, "EncryptionBltFd memfd") &&
+                              str_contains(error.message, "protected_memory_size"),
+                      "a third EncryptionBltFd of %u KiB with a %u KiB quota, two results kept: r=%d %s: %s", RB_SURFACE / 1024,
                       RB_QUOTA / 1024, r, error.name ?: "-", error.message ?: "-");
         sd_bus_error_free(&error);
 
@@ -456,9 +457,9 @@ START_TEST(test_readback_memfds_charged) {
         ck_assert_msg(fds[0] >= 0, "EncryptionBltFd still refused after the result was closed and unmapped");
 
         /* The connection goes; its results stay charged to its user. A new
-         * connection of the same user has its own quota but shares the
-         * user's 1.25 MiB with the bystander's page and the three results
-         * (772 KiB): one surface (256 KiB) fits, a result of it does not. */
+         * connection of the same user has its own quotas but shares the
+         * user's 1 MiB with the bystander's page and the two results
+         * (516 KiB): one surface (256 KiB) fits, a result of it does not. */
         bus = sd_bus_flush_close_unref(bus);
         ck_assert_int_eq(harness_wait_session_count(1, 5 * USEC_PER_SEC, NULL), 0);
         ck_assert_int_eq(harness_open_bus(&bus2), 0);
@@ -471,7 +472,7 @@ START_TEST(test_readback_memfds_charged) {
         sd_bus_error_free(&error);
 
         /* Closing them gives the user its memory back. */
-        for (unsigned i = 0; i < 3; i++)
+        for (unsigned i = 0; i < 2; i++)
                 close(fds[i]);
         fd = encryption_blt_fd_eventually(bus2, path2, surface2);
         ck_assert_msg(fd >= 0, "EncryptionBltFd still refused after the user closed its results");
