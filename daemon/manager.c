@@ -172,8 +172,7 @@ static int manager_setup_locked_memory(Manager *m) {
                 limit = rl.rlim_cur;
                 m->config.max_locked_memory = limit;
         }
-        /* secure_memory_set_limit() counts what is locked from now on: what the
-         * device key already holds stays outside, a few KiB. */
+        /* Before the device key is loaded: its bignums count like the rest. */
         secure_memory_set_limit((size_t) limit);
 
         chunks = (size_t) (m->config.n_workers + 1) * GMP_RESERVE_CHUNKS_PER_OPERATION;
