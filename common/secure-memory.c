@@ -17,6 +17,14 @@
  * were allocated before secure_memory_install_gmp() back to GMP's own
  * functions.
  *
+ * Every locked mapping is counted, in whole pages, against one limit
+ * (secure_memory_set_limit()), so that running out of locked memory is an
+ * ENOMEM the caller can answer, not a page fault that cannot be. GMP
+ * cannot take an ENOMEM, so its hooks may also draw on a reserve of chunks
+ * locked beforehand (secure_memory_reserve()), and the daemon tops the
+ * reserve up before each RSA operation, refusing the operation when that
+ * fails.
+ *
  * After fork() the child sees our mappings as zeros (WIPEONFORK) and
  * unlocked (mlock is not inherited): the child forgets them, never hands
  * them out again, and treats frees of the parent's blocks as no-ops.
@@ -77,6 +85,7 @@ typedef struct Region {
         size_t length;
         uint32_t size_class;    /* CLASS_LARGE: one block spanning the mapping */
         bool inherited;         /* mapped by our parent before fork(): zeros, unlocked */
+        bool reserve_chunk;     /* a large block in a chunk of the reserve: back there when freed */
 } Region;
 
 static struct {
@@ -86,9 +95,16 @@ static struct {
         size_t n_regions;
         size_t n_regions_allocated;
         size_t in_use;
+        size_t locked;          /* bytes of every locked mapping, pages */
+        size_t limit;           /* most bytes locked at once; 0: no limit */
+        void **reserve;         /* locked, zeroed chunks of SECURE_RESERVE_CHUNK for GMP */
+        size_t n_reserve;
+        size_t reserve_target;
 } pool = {
         .lock = PTHREAD_MUTEX_INITIALIZER,
 };
+
+_Static_assert(SECURE_RESERVE_CHUNK == SLAB_SIZE, "a reserve chunk must fit a slab");
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
@@ -156,6 +172,10 @@ static void atfork_child(void) {
         for (size_t c = 0; c < N_CLASSES; c++)
                 pool.free_list[c] = NULL;
         pool.in_use = 0;
+        /* The reserve is the parent's (zeros here, unlocked): forget it. */
+        pool.n_reserve = 0;
+        pool.reserve_target = 0;
+        pool.locked = 0;
         pool_unlock();
 }
 
@@ -170,6 +190,11 @@ static void *map_locked(size_t length) {
         void *p;
         int r;
 
+        if (pool.limit > 0 && (length > pool.limit || pool.locked > pool.limit - length)) {
+                errno = ENOMEM;
+                return NULL;
+        }
+
         p = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED)
                 return NULL;
@@ -181,8 +206,10 @@ static void *map_locked(size_t length) {
         if (madvise(p, length, MADV_DONTDUMP) < 0 ||
             madvise(p, length, MADV_WIPEONFORK) < 0) {
                 r = errno;
+                (void) munlock(p, length);
                 goto fail;
         }
+        pool.locked += length;
         return p;
 
 fail:
@@ -197,6 +224,15 @@ static void unmap_locked(void *p, size_t length) {
         explicit_bzero(p, length);
         (void) munlock(p, length);
         (void) munmap(p, length);
+        pool.locked -= length;
+}
+
+/* A chunk of the reserve, for GMP when a fresh mapping failed; NULL when
+ * the reserve is empty too. */
+static void *reserve_take(void) {
+        if (pool.n_reserve == 0)
+                return NULL;
+        return pool.reserve[--pool.n_reserve];
 }
 
 /* Index of the last region whose base is <= p, or n_regions when none. */
@@ -252,14 +288,16 @@ static void region_remove(Region *r) {
 }
 
 /* Carve a new slab for class c into free blocks. */
-static int slab_grow(uint32_t c) {
+static int slab_grow(uint32_t c, bool may_use_reserve) {
         size_t block = class_block_size(c);
         uint8_t *slab;
         int r;
 
         slab = map_locked(SLAB_SIZE);
+        if (!slab && may_use_reserve)
+                slab = reserve_take();  /* a slab for good: it stays locked and counted */
         if (!slab)
-                return -errno;
+                return -ENOMEM;
 
         r = region_add(slab, SLAB_SIZE, c);
         if (r < 0) {
@@ -278,7 +316,7 @@ static int slab_grow(uint32_t c) {
         return 0;
 }
 
-static void *block_alloc_locked(size_t size) {
+static void *block_alloc_locked(size_t size, bool may_use_reserve) {
         BlockHeader *h;
 
         if (size <= class_block_size(N_CLASSES - 1) - HEADER_SIZE) {
@@ -288,7 +326,7 @@ static void *block_alloc_locked(size_t size) {
                         c++;
 
                 if (!pool.free_list[c]) {
-                        int r = slab_grow(c);
+                        int r = slab_grow(c, may_use_reserve);
                         if (r < 0) {
                                 errno = -r;
                                 return NULL;
@@ -299,11 +337,19 @@ static void *block_alloc_locked(size_t size) {
                 pool.free_list[c] = h->next_free;
         } else {
                 size_t length = (size + HEADER_SIZE + page_size() - 1) & ~(page_size() - 1);
+                bool from_reserve = false;
                 int r;
 
                 h = map_locked(length);
-                if (!h)
+                if (!h && may_use_reserve && size + HEADER_SIZE <= SECURE_RESERVE_CHUNK) {
+                        h = reserve_take();
+                        length = SECURE_RESERVE_CHUNK;
+                        from_reserve = h != NULL;
+                }
+                if (!h) {
+                        errno = ENOMEM;
                         return NULL;
+                }
 
                 r = region_add((uint8_t *) h, length, CLASS_LARGE);
                 if (r < 0) {
@@ -311,6 +357,7 @@ static void *block_alloc_locked(size_t size) {
                         errno = -r;
                         return NULL;
                 }
+                region_find(h)->reserve_chunk = from_reserve;
                 h->size_class = CLASS_LARGE;
         }
 
@@ -366,10 +413,17 @@ static bool block_free_locked(void *p) {
         if (r->size_class == CLASS_LARGE) {
                 uint8_t *base = r->base;
                 size_t length = r->length;
+                bool reserve_chunk = r->reserve_chunk;
 
                 VALGRIND_FREELIKE_BLOCK(p, 0);
                 region_remove(r);
-                unmap_locked(base, length); /* wipes all of it */
+                if (reserve_chunk && pool.n_reserve < pool.reserve_target) {
+                        /* Back to the reserve, wiped like every free byte. */
+                        VALGRIND_MAKE_MEM_UNDEFINED(base, length);
+                        explicit_bzero(base, length);
+                        pool.reserve[pool.n_reserve++] = base;
+                } else
+                        unmap_locked(base, length); /* wipes all of it */
         } else {
                 explicit_bzero(p, h->size);
                 VALGRIND_FREELIKE_BLOCK(p, 0);
@@ -380,7 +434,7 @@ static bool block_free_locked(void *p) {
         return true;
 }
 
-void *secure_alloc(size_t size) {
+static void *alloc_internal(size_t size, bool may_use_reserve) {
         void *p;
 
         if (size > SECURE_ALLOC_MAX) {
@@ -391,9 +445,13 @@ void *secure_alloc(size_t size) {
         (void) pthread_once(&atfork_once, register_atfork);
 
         pool_lock();
-        p = block_alloc_locked(size);
+        p = block_alloc_locked(size, may_use_reserve);
         pool_unlock();
         return p;
+}
+
+void *secure_alloc(size_t size) {
+        return alloc_internal(size, false);
 }
 
 void *secure_free(void *p) {
@@ -411,14 +469,14 @@ void *secure_free(void *p) {
         return NULL;
 }
 
-void *secure_realloc(void *p, size_t new_size) {
+static void *realloc_internal(void *p, size_t new_size, bool may_use_reserve) {
         Region *r;
         BlockHeader *h;
         size_t old_size;
         void *n;
 
         if (!p)
-                return secure_alloc(new_size);
+                return alloc_internal(new_size, may_use_reserve);
         if (new_size > SECURE_ALLOC_MAX) {
                 errno = ENOMEM;
                 return NULL;
@@ -436,7 +494,7 @@ void *secure_realloc(void *p, size_t new_size) {
                  * give back is a fresh zeroed block. */
                 VALGRIND_FREELIKE_BLOCK(p, 0);
                 pool_unlock();
-                return secure_alloc(new_size);
+                return alloc_internal(new_size, may_use_reserve);
         }
 
         h = block_header_locked(r, p);
@@ -456,12 +514,16 @@ void *secure_realloc(void *p, size_t new_size) {
         }
         pool_unlock();
 
-        n = secure_alloc(new_size);
+        n = alloc_internal(new_size, may_use_reserve);
         if (!n)
                 return NULL; /* p is untouched, like realloc() */
         memcpy(n, p, old_size);
         secure_free(p);
         return n;
+}
+
+void *secure_realloc(void *p, size_t new_size) {
+        return realloc_internal(p, new_size, false);
 }
 
 size_t secure_memory_in_use(void) {
@@ -473,13 +535,103 @@ size_t secure_memory_in_use(void) {
         return n;
 }
 
-/* GMP's hooks. GMP has no way to report an allocation failure, so like its
- * default functions these abort -- with a hint, as the usual cause is
- * RLIMIT_MEMLOCK. */
+void secure_memory_set_limit(size_t max_locked_bytes) {
+        pool_lock();
+        pool.limit = max_locked_bytes;
+        pool_unlock();
+}
+
+size_t secure_memory_locked(void) {
+        size_t n;
+
+        pool_lock();
+        n = pool.locked;
+        pool_unlock();
+        return n;
+}
+
+size_t secure_pages_size(size_t size) {
+        if (size > SECURE_ALLOC_MAX)
+                return SIZE_MAX;
+        return (size + page_size() - 1) & ~(page_size() - 1);
+}
+
+void *secure_pages_alloc(size_t size) {
+        size_t length = secure_pages_size(size);
+        void *p;
+
+        if (size == 0 || length == SIZE_MAX) {
+                errno = size == 0 ? EINVAL : ENOMEM;
+                return NULL;
+        }
+
+        (void) pthread_once(&atfork_once, register_atfork);
+
+        pool_lock();
+        p = map_locked(length);  /* zeros, fresh from the kernel */
+        pool_unlock();
+        return p;
+}
+
+void secure_pages_free(void *p, size_t size) {
+        if (!p)
+                return;
+
+        pool_lock();
+        unmap_locked(p, secure_pages_size(size));
+        pool_unlock();
+}
+
+/* With the lock held. */
+static int reserve_fill_locked(void) {
+        while (pool.n_reserve < pool.reserve_target) {
+                void *chunk = map_locked(SECURE_RESERVE_CHUNK);
+                if (!chunk)
+                        return -ENOMEM;
+                pool.reserve[pool.n_reserve++] = chunk;
+        }
+        return 0;
+}
+
+int secure_memory_reserve(size_t n_chunks) {
+        int r;
+
+        (void) pthread_once(&atfork_once, register_atfork);
+
+        pool_lock();
+        if (n_chunks > pool.reserve_target) {
+                void **a = reallocarray(pool.reserve, n_chunks, sizeof(void *));
+                if (!a) {
+                        pool_unlock();
+                        return -ENOMEM;
+                }
+                pool.reserve = a;
+        }
+        while (pool.n_reserve > n_chunks)
+                unmap_locked(pool.reserve[--pool.n_reserve], SECURE_RESERVE_CHUNK);
+        pool.reserve_target = n_chunks;
+        r = reserve_fill_locked();
+        pool_unlock();
+        return r;
+}
+
+int secure_memory_refill(void) {
+        int r;
+
+        pool_lock();
+        r = reserve_fill_locked();
+        pool_unlock();
+        return r;
+}
+
+/* GMP's hooks. GMP has no way to report an allocation failure; they draw
+ * on the reserve when a fresh mapping fails, and abort only when that is
+ * empty too: when more operations ran at once than the reserve was sized
+ * for, or secure_memory_refill() was not called (or not heeded) first. */
 _noreturn_ static void gmp_out_of_memory(size_t size) {
         fprintf(stderr,
-                "keyd: cannot allocate %zu bytes of locked memory for a bignum: %s "
-                "(raise RLIMIT_MEMLOCK / LimitMEMLOCK= or grant CAP_IPC_LOCK); aborting\n",
+                "keyd: cannot allocate %zu bytes of locked memory for a bignum, and the reserve for "
+                "bignums is used up: %s; aborting\n",
                 size, strerror(errno));
         abort();
 }
@@ -503,7 +655,7 @@ static bool secure_memory_owns(const void *p) {
 }
 
 static void *gmp_alloc(size_t size) {
-        void *p = secure_alloc(size);
+        void *p = alloc_internal(size, true);
         if (!p)
                 gmp_out_of_memory(size);
         return p;
@@ -524,7 +676,7 @@ static void *gmp_realloc(void *p, size_t old_size, size_t new_size) {
         void *n;
 
         if (!p || secure_memory_owns(p)) {
-                n = secure_realloc(p, new_size);
+                n = realloc_internal(p, new_size, true);
                 if (!n)
                         gmp_out_of_memory(new_size);
                 return n;

@@ -28,6 +28,37 @@ void secure_memory_install_gmp(void);
 /* Bytes handed out and not yet freed (for tests and status). */
 size_t secure_memory_in_use(void);
 
+/* Every mapping this allocator locks (slabs, large blocks, the GMP reserve
+ * and secure_pages_alloc()) is counted in whole pages against one limit:
+ * a mapping that would go past it fails with ENOMEM before mlock is tried.
+ * Set it below RLIMIT_MEMLOCK (and below the cgroup's MemoryMax=), so that
+ * running out is an error the caller sees, never a failed page fault.
+ * Default: no limit. */
+void secure_memory_set_limit(size_t max_locked_bytes);
+/* Bytes locked now, in whole pages. */
+size_t secure_memory_locked(void);
+/* size rounded up to whole pages: what locking size bytes really costs. */
+size_t secure_pages_size(size_t size);
+
+/* size bytes of zeroed, locked, undumpable, not inherited memory in a
+ * mapping of its own (page-aligned, secure_pages_size(size) locked);
+ * NULL with errno ENOMEM past the limit or when it cannot be locked. */
+void *secure_pages_alloc(size_t size);
+/* Wipe and unmap what secure_pages_alloc(size) returned; NULL is fine. */
+void secure_pages_free(void *p, size_t size);
+
+/* GMP cannot be told that an allocation failed: its functions must not
+ * return NULL. So the GMP hooks fall back to a reserve of locked chunks,
+ * mapped beforehand, when a fresh mapping fails. secure_memory_reserve()
+ * sets how many chunks (SECURE_RESERVE_CHUNK bytes each) to keep and maps
+ * them; secure_memory_refill() maps back what GMP used since. Call it
+ * before each bignum operation and do not start the operation when it
+ * fails (-ENOMEM): then a running operation never finds the reserve empty,
+ * as long as the reserve covers the operations that may run at once. */
+#define SECURE_RESERVE_CHUNK (16u * 1024u)
+int secure_memory_reserve(size_t n_chunks);
+int secure_memory_refill(void);
+
 /* mlock(2) itself, as a system call. The sanitizer runtimes (ASan...)
  * replace mlock() with a no-op that reports success, and keyd's promise
  * that key memory never reaches swap must hold, and be tested, in the

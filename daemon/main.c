@@ -38,7 +38,14 @@ static void help(void) {
                "     --max-sessions-per-client=N   Open sessions per bus connection (default: %u)\n"
                "     --max-sessions=N              Open sessions in all (default: %u)\n"
                "     --max-surface-bytes-per-client=BYTES\n"
-               "                                   Protected memory per connection (default: %llu)\n"
+               "                                   Protected memory per connection, surfaces in whole\n"
+               "                                   pages and unclosed EncryptionBltFd memfds (default: %llu)\n"
+               "     --max-sessions-per-user=N     Open sessions of one uid over all its connections\n"
+               "                                   (default: %u)\n"
+               "     --max-memory-per-user=BYTES   The same memory, of one uid over all its connections\n"
+               "                                   (default: %llu)\n"
+               "     --max-locked-memory=BYTES     Locked memory of keyd in all: surfaces, keys, bignums\n"
+               "                                   (default: %llu, or RLIMIT_MEMLOCK when lower)\n"
                "     --key-refresh-timeout=SEC     A key refresh not finished within SEC seconds is\n"
                "                                   abandoned and the session key lost (default: %llu)\n"
                "     --workers=N                   Threads for RSA operations; 0 runs them on the bus\n"
@@ -52,6 +59,8 @@ static void help(void) {
                "See keyd(8).\n",
                KEYD_BUS_NAME, KEYD_STATE_DIR, DEFAULT_RSA_BITS, DEFAULT_MAX_SESSIONS_PER_CLIENT,
                DEFAULT_MAX_SESSIONS, (unsigned long long) DEFAULT_MAX_SURFACE_BYTES_PER_CLIENT,
+               DEFAULT_MAX_SESSIONS_PER_USER, (unsigned long long) DEFAULT_MAX_MEMORY_PER_USER,
+               (unsigned long long) DEFAULT_MAX_LOCKED_MEMORY,
                (unsigned long long) (DEFAULT_KEY_REFRESH_TIMEOUT_USEC / 1000000u), worker_pool_default_threads(),
                DEFAULT_MAX_QUEUED_PER_CLIENT);
 }
@@ -85,6 +94,9 @@ enum {
         ARG_MAX_SESSIONS_PER_CLIENT,
         ARG_MAX_SESSIONS,
         ARG_MAX_SURFACE_BYTES,
+        ARG_MAX_SESSIONS_PER_USER,
+        ARG_MAX_MEMORY_PER_USER,
+        ARG_MAX_LOCKED_MEMORY,
         ARG_KEY_REFRESH_TIMEOUT,
         ARG_WORKERS,
         ARG_MAX_QUEUED_PER_CLIENT,
@@ -106,6 +118,9 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *config) {
                 { "max-sessions-per-client", required_argument, NULL, ARG_MAX_SESSIONS_PER_CLIENT },
                 { "max-sessions", required_argument, NULL, ARG_MAX_SESSIONS },
                 { "max-surface-bytes-per-client", required_argument, NULL, ARG_MAX_SURFACE_BYTES },
+                { "max-sessions-per-user", required_argument, NULL, ARG_MAX_SESSIONS_PER_USER },
+                { "max-memory-per-user", required_argument, NULL, ARG_MAX_MEMORY_PER_USER },
+                { "max-locked-memory", required_argument, NULL, ARG_MAX_LOCKED_MEMORY },
                 { "key-refresh-timeout", required_argument, NULL, ARG_KEY_REFRESH_TIMEOUT },
                 { "workers", required_argument, NULL, ARG_WORKERS },
                 { "max-queued-per-client", required_argument, NULL, ARG_MAX_QUEUED_PER_CLIENT },
@@ -184,6 +199,25 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *config) {
                                 return r;
                         config->max_surface_bytes_per_client = v;
                         break;
+                case ARG_MAX_SESSIONS_PER_USER:
+                        r = parse_unsigned("--max-sessions-per-user", optarg, 1, 1000000, &v);
+                        if (r < 0)
+                                return r;
+                        config->max_sessions_per_user = (unsigned) v;
+                        break;
+                case ARG_MAX_MEMORY_PER_USER:
+                        r = parse_unsigned("--max-memory-per-user", optarg, 0, UINT64_C(1) << 40, &v);
+                        if (r < 0)
+                                return r;
+                        config->max_memory_per_user = v;
+                        break;
+                case ARG_MAX_LOCKED_MEMORY:
+                        /* At least room for the device key, sessions and the bignum reserve. */
+                        r = parse_unsigned("--max-locked-memory", optarg, 4 * 1024 * 1024, UINT64_C(1) << 40, &v);
+                        if (r < 0)
+                                return r;
+                        config->max_locked_memory = v;
+                        break;
                 case ARG_KEY_REFRESH_TIMEOUT:
                         r = parse_unsigned("--key-refresh-timeout", optarg, 1, 86400, &v);
                         if (r < 0)
@@ -249,6 +283,9 @@ int main(int argc, char *argv[]) {
                 .max_sessions_per_client = DEFAULT_MAX_SESSIONS_PER_CLIENT,
                 .max_sessions = DEFAULT_MAX_SESSIONS,
                 .max_surface_bytes_per_client = DEFAULT_MAX_SURFACE_BYTES_PER_CLIENT,
+                .max_sessions_per_user = DEFAULT_MAX_SESSIONS_PER_USER,
+                .max_memory_per_user = DEFAULT_MAX_MEMORY_PER_USER,
+                .max_locked_memory = DEFAULT_MAX_LOCKED_MEMORY,
                 .key_refresh_timeout_usec = DEFAULT_KEY_REFRESH_TIMEOUT_USEC,
                 .n_workers = worker_pool_default_threads(),
                 .max_queued_per_client = DEFAULT_MAX_QUEUED_PER_CLIENT,

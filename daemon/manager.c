@@ -3,6 +3,10 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <linux/capability.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "bus/bus-error.h"
@@ -10,7 +14,9 @@
 #include "bus/bus-objects.h"
 #include "log.h"
 #include "manager.h"
+#include "secure-memory.h"
 #include "session/client.h"
+#include "session/readback-memfd.h"
 #include "test-hooks.h"
 
 int manager_new(const ManagerConfig *config, Manager **ret) {
@@ -21,6 +27,7 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (!m)
                 return -ENOMEM;
         m->config = *config;
+        m->readback_inotify_fd = -1;
         m->config.state_dir = strdup(config->state_dir);
         if (!m->config.state_dir) {
                 free(m);
@@ -51,7 +58,9 @@ Manager *manager_free(Manager *m) {
          * their jobs complete (as cancelled) while the sessions still exist. */
         m->workers = worker_pool_free(m->workers);
         client_free_all(m);
+        readback_memfd_free_all(m);  /* after the clients: their memfds outlive them */
         sd_event_source_disable_unref(m->idle_timer);
+        sd_event_source_disable_unref(m->idle_drain);
 
         sd_bus_slot_unref(m->manager_vtable_slot);
         sd_bus_slot_unref(m->session_vtable_slot);
@@ -154,6 +163,51 @@ static int manager_setup_signals(Manager *m) {
         return 0;
 }
 
+/* Bignums an RSA operation may need at once, in reserve chunks: measured
+ * with nettle's rsa_decrypt_tr, a 4096-bit key needs at most 78 KiB of
+ * GMP memory (its largest block 9984 bytes, 4992 for 2048 bits); 16 chunks
+ * of 16 KiB also cover a fresh slab for each of the 8 size classes. */
+#define GMP_RESERVE_CHUNKS_PER_OPERATION 16u
+
+static bool have_cap_ipc_lock(void) {
+        struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+
+        if (syscall(SYS_capget, &header, data) < 0)
+                return false;
+        return data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective & CAP_TO_MASK(CAP_IPC_LOCK);
+}
+
+/* One limit on all locked memory, and the reserve that lets GMP never see
+ * that limit in the middle of an RSA operation. */
+static int manager_setup_locked_memory(Manager *m) {
+        struct rlimit rl;
+        uint64_t limit = m->config.max_locked_memory;
+        size_t chunks;
+        int r;
+
+        /* Without CAP_IPC_LOCK, mlock fails past RLIMIT_MEMLOCK where keyd
+         * could not say why: stay below it. */
+        if (!have_cap_ipc_lock() && getrlimit(RLIMIT_MEMLOCK, &rl) >= 0 && rl.rlim_cur != RLIM_INFINITY &&
+            rl.rlim_cur < limit) {
+                log_notice("RLIMIT_MEMLOCK is %llu bytes, below --max-locked-memory=%" PRIu64 "; keyd locks at "
+                           "most %llu bytes.",
+                           (unsigned long long) rl.rlim_cur, limit, (unsigned long long) rl.rlim_cur);
+                limit = rl.rlim_cur;
+                m->config.max_locked_memory = limit;
+        }
+        /* Before the device key is loaded: its bignums count like the rest. */
+        secure_memory_set_limit((size_t) limit);
+
+        chunks = (size_t) (m->config.n_workers + 1) * GMP_RESERVE_CHUNKS_PER_OPERATION;
+        r = secure_memory_reserve(chunks);
+        if (r < 0)
+                return log_error_errno(r, "Failed to lock %zu bytes as the reserve for RSA operations (raise "
+                                       "LimitMEMLOCK= or --max-locked-memory=): %m",
+                                       chunks * SECURE_RESERVE_CHUNK);
+        return 0;
+}
+
 int manager_start(Manager *m) {
         BackendConfig backend_config = {
                 .state_dir = m->config.state_dir,
@@ -171,6 +225,10 @@ int manager_start(Manager *m) {
         r = bus_error_register_map();
         if (r < 0)
                 return log_error_errno(r, "Failed to register keyd's D-Bus errors: %m");
+
+        r = manager_setup_locked_memory(m);
+        if (r < 0)
+                return r;
 
         /* The bus first: a keyd that cannot serve must not make a device
          * key (an RSA key is seconds of work, and a key made into the wrong
@@ -222,22 +280,26 @@ int manager_start(Manager *m) {
         return 0;
 }
 
-static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
+/* At most this many bus messages per turn of the event loop while draining
+ * on the way out, so that a flood of calls cannot keep the loop from
+ * answering the watchdog (sd_event pings it between turns). */
+#define IDLE_DRAIN_BATCH 64u
+
+/* The name is given up: answer what is queued, a batch per turn, then
+ * either go, or stay when one of those calls opened a session. */
+static int on_idle_drain(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
-        int r;
+        int r = 1;
 
-        if (m->sessions.count > 0)
-                return 0;
+        for (unsigned i = 0; i < IDLE_DRAIN_BATCH && m->sessions.count == 0; i++) {
+                r = sd_bus_process(m->bus, NULL);
+                if (r <= 0)
+                        break;
+        }
+        if (r > 0 && m->sessions.count == 0)
+                return 0;  /* more queued: the loop comes round again (the source stays on) */
 
-        /* Give up the name before going: a call made from now on makes the bus
-         * activate keyd again instead of reaching one that is on its way out.
-         * Calls already routed to us came before the reply to ReleaseName, so
-         * they are in our queue: answer them first. */
-        r = sd_bus_release_name(m->bus, KEYD_BUS_NAME);
-        if (r < 0)
-                log_warning_errno(r, "Failed to release %s before exiting on idle: %m", KEYD_BUS_NAME);
-        while (sd_bus_process(m->bus, NULL) > 0)
-                ;
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
 
         if (m->sessions.count > 0) {
                 /* One of those calls opened a session: stay, and take the name back. */
@@ -251,6 +313,37 @@ static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
                  m->config.exit_idle_usec / 1000000u);
         (void) sd_notify(false, "STOPPING=1");
         sd_event_exit(m->event, 0);
+        return 0;
+}
+
+static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (m->sessions.count > 0)
+                return 0;
+
+        /* Give up the name before going: a call made from now on makes the bus
+         * activate keyd again instead of reaching one that is on its way out.
+         * Calls already routed to us came before the reply to ReleaseName, so
+         * they are in our queue: answer them first (on_idle_drain). */
+        r = sd_bus_release_name(m->bus, KEYD_BUS_NAME);
+        if (r < 0)
+                log_warning_errno(r, "Failed to release %s before exiting on idle: %m", KEYD_BUS_NAME);
+
+        if (!m->idle_drain) {
+                r = sd_event_add_defer(m->event, &m->idle_drain, on_idle_drain, m);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to drain the bus before exiting on idle: %m");
+                        sd_event_exit(m->event, r);
+                        return 0;
+                }
+        }
+        r = sd_event_source_set_enabled(m->idle_drain, SD_EVENT_ON);
+        if (r < 0) {
+                log_error_errno(r, "Failed to drain the bus before exiting on idle: %m");
+                sd_event_exit(m->event, r);
+        }
         return 0;
 }
 

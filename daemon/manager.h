@@ -33,7 +33,10 @@ typedef struct ManagerConfig {
         unsigned rsa_bits;
         unsigned max_sessions_per_client;
         unsigned max_sessions;
-        uint64_t max_surface_bytes_per_client;
+        uint64_t max_surface_bytes_per_client;  /* protected memory per connection, whole pages */
+        unsigned max_sessions_per_user;
+        uint64_t max_memory_per_user;    /* surfaces and unclosed read-back memfds of one uid */
+        uint64_t max_locked_memory;      /* everything keyd locks, in all */
         uint64_t key_refresh_timeout_usec;
         unsigned n_workers;              /* RSA worker threads; 0 = on the bus thread */
         unsigned max_queued_per_client;  /* key exchanges waiting or running per client */
@@ -43,6 +46,10 @@ typedef struct ManagerConfig {
 #define DEFAULT_MAX_SESSIONS_PER_CLIENT 256u
 #define DEFAULT_MAX_SESSIONS 16384u
 #define DEFAULT_MAX_SURFACE_BYTES_PER_CLIENT (256ull * 1024 * 1024)
+#define DEFAULT_MAX_SESSIONS_PER_USER 4096u
+#define DEFAULT_MAX_MEMORY_PER_USER (512ull * 1024 * 1024)
+/* systemd/keyd.service.in sets LimitMEMLOCK= and MemoryMax= from this. */
+#define DEFAULT_MAX_LOCKED_MEMORY (1024ull * 1024 * 1024)
 #define DEFAULT_RSA_BITS 2048u
 #define DEFAULT_MAX_QUEUED_PER_CLIENT 64u
 /* A key refresh not finished within this time is abandoned: the key is lost. */
@@ -60,6 +67,12 @@ typedef struct Manager {
 
         SessionTable sessions;
         void *clients;                 /* tsearch tree of Client, by unique bus name */
+        void *user_accounts;           /* tsearch tree of UserAccount, by uid */
+        void *readbacks;               /* tsearch tree of ReadbackMemfd, by inotify watch */
+        unsigned n_readbacks;
+        uint64_t readback_bytes;       /* their pages, at most config.max_locked_memory */
+        int readback_inotify_fd;
+        sd_event_source *readback_inotify_source;
         unsigned n_clients;
 
         sd_bus_slot *manager_vtable_slot;
@@ -67,6 +80,7 @@ typedef struct Manager {
         sd_bus_slot *session_enumerator_slot;
         sd_bus_slot *disconnect_slot;
         sd_event_source *idle_timer;   /* --exit-idle-time, armed while no session is open */
+        sd_event_source *idle_drain;   /* on while answering the last calls before the idle exit */
         bool ready;                    /* READY=1 sent: the name is ours */
         size_t announced_session_count; /* the SessionCount watchers last heard of */
 } Manager;

@@ -244,6 +244,32 @@ static int method_count_pattern(sd_bus_message *message, void *userdata, sd_bus_
         return sd_bus_reply_method_return(message, "ut", (uint32_t) count, scanned);
 }
 
+static _Atomic uint64_t memfd_check_delay_usec;
+
+void test_hooks_memfd_between_checks(void) {
+        uint64_t usec = memfd_check_delay_usec;
+
+        if (usec > 0)
+                (void) usleep((useconds_t) usec);
+}
+
+static int method_set_memfd_check_delay(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        uint64_t usec;
+        int r;
+
+        r = check_caller(message, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(message, "t", &usec);
+        if (r < 0)
+                return r;
+        if (usec > 10 * 1000 * 1000)
+                return bus_error_setf(error, -EINVAL, "a delay of %" PRIu64 " us is too long; at most 10 s",
+                                      usec);
+        memfd_check_delay_usec = usec;
+        return sd_bus_reply_method_return(message, NULL);
+}
+
 static const sd_bus_vtable test_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_METHOD_WITH_ARGS("GetFreedSecrets", SD_BUS_NO_ARGS,
@@ -252,6 +278,8 @@ static const sd_bus_vtable test_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("CountPattern", SD_BUS_ARGS("ay", masked, "ay", mask),
                                 SD_BUS_RESULT("u", count, "t", bytes_scanned), method_count_pattern,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetMemfdCheckDelay", SD_BUS_ARGS("t", usec), SD_BUS_NO_RESULT,
+                                method_set_memfd_check_delay, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
 

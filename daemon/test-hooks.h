@@ -20,7 +20,10 @@
  *   memory (heap, stacks, locked memory, sd-bus buffers...), read through
  *   /proc/self/mem. The caller sends the pattern masked, and keyd compares
  *   byte by byte without ever writing it down, so asking does not plant the
- *   key it asks about. */
+ *   key it asks about.
+ * - SetMemfdCheckDelay(t usec): from now on, memfd_map_sealed() sleeps usec
+ *   between its seal check and its size check (0: not at all), for the test
+ *   that shrinks a memfd in between. */
 
 #ifdef KEYD_TEST_HOOKS
 
@@ -30,6 +33,11 @@
 typedef struct Manager Manager;
 
 int test_hooks_register(Manager *m);
+
+/* Called by memfd_map_sealed() between its two checks of a client's memfd
+ * (seals, then size): sleeps as long as SetMemfdCheckDelay(t usec) asked,
+ * so that a test can change the memfd in between. */
+void test_hooks_memfd_between_checks(void);
 
 /* Called by a backend right before it releases a session's secrets block. */
 void test_hooks_secrets_freed(uint64_t session_id, const void *p, size_t size);

@@ -7,20 +7,47 @@
 
 #include "bus-error.h"
 #include "memfd.h"
+#include "test-hooks.h"
 
 #define REQUIRED_SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
 
+/* Every page of a memfd keyd reads must be there already, written (and so
+ * charged) by the client: reading a hole makes the kernel allocate the page
+ * at keyd's expense, and a sealed 256 MiB memfd of nothing but holes costs
+ * its sender nothing. F_SEAL_WRITE also forbids punching holes later. The
+ * file offset is shared with the sender, so it is put back. */
+static int memfd_check_no_holes(int fd, off_t size, const char *what, sd_bus_error *error) {
+        off_t saved, hole;
+
+        if (size == 0)
+                return 0;
+        saved = lseek(fd, 0, SEEK_CUR);
+        hole = lseek(fd, 0, SEEK_HOLE);
+        if (saved >= 0)
+                (void) lseek(fd, saved, SEEK_SET);
+        if (saved < 0 || hole < 0)
+                return bus_error_setf(error, -EINVAL, "cannot look for holes in %s: %m", what);
+        if (hole < size)
+                return bus_error_setf(error, -EINVAL,
+                                      "%s has a hole at byte %jd of %jd: write every byte of a memfd before "
+                                      "sealing it (ftruncate() alone leaves holes)",
+                                      what, (intmax_t) hole, (intmax_t) size);
+        return 0;
+}
+
 int memfd_map_sealed(int fd, size_t max_size, const char *what, MappedMemfd *ret, sd_bus_error *error) {
         struct stat st;
-        int seals;
+        int seals, r;
         void *p;
 
         *ret = (MappedMemfd) {};
 
-        if (fstat(fd, &st) < 0)
-                return bus_error_setf(error, -errno, "cannot stat %s: %m", what);
+        /* Seals first, size second: once F_SEAL_SHRINK is on, the size read
+         * next is the size for good. The other way round, a client can
+         * shrink the file between the two steps and seal it afterwards, and
+         * the map would then reach past the end of the file (SIGBUS). */
         seals = fcntl(fd, F_GET_SEALS);
-        if (!S_ISREG(st.st_mode) || seals < 0)
+        if (seals < 0)
                 return bus_error_setf(error, -EINVAL,
                                       "%s is not a memfd; pass a memfd_create() file sealed with "
                                       "F_SEAL_WRITE, F_SEAL_SHRINK and F_SEAL_GROW",
@@ -30,9 +57,22 @@ int memfd_map_sealed(int fd, size_t max_size, const char *what, MappedMemfd *ret
                                       "%s lacks seals (has 0x%x); seal it with F_SEAL_WRITE, F_SEAL_SHRINK and "
                                       "F_SEAL_GROW before passing it",
                                       what, (unsigned) seals);
+#ifdef KEYD_TEST_HOOKS
+        test_hooks_memfd_between_checks();
+#endif
+        if (fstat(fd, &st) < 0)
+                return bus_error_setf(error, -errno, "cannot stat %s: %m", what);
+        if (!S_ISREG(st.st_mode))
+                return bus_error_setf(error, -EINVAL,
+                                      "%s is not a memfd; pass a memfd_create() file sealed with "
+                                      "F_SEAL_WRITE, F_SEAL_SHRINK and F_SEAL_GROW",
+                                      what);
         if ((uint64_t) st.st_size > max_size)
                 return bus_error_setf(error, -EINVAL, "%s is %jd bytes; at most %zu fit", what,
                                       (intmax_t) st.st_size, max_size);
+        r = memfd_check_no_holes(fd, st.st_size, what, error);
+        if (r < 0)
+                return r;
         if (st.st_size == 0) {
                 ret->size = 0;
                 return 0;

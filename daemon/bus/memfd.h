@@ -16,7 +16,7 @@ typedef struct MappedMemfd {
 } MappedMemfd;
 
 /* Map fd read-only after checking it is a memfd with F_SEAL_WRITE,
- * F_SEAL_SHRINK and F_SEAL_GROW and at most max_size bytes. */
+ * F_SEAL_SHRINK and F_SEAL_GROW, at most max_size bytes, without holes. */
 int memfd_map_sealed(int fd, size_t max_size, const char *what, MappedMemfd *ret, sd_bus_error *error);
 void memfd_unmap(MappedMemfd *m);
 

@@ -14,6 +14,7 @@
 #include "session-data-bus.h"
 #include "session/session-data.h"
 #include "manager.h"
+#include "session/readback-memfd.h"
 #include "session/session.h"
 
 int method_start_session_key_refresh(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -229,6 +230,7 @@ int method_encryption_blt(sd_bus_message *message, void *userdata, sd_bus_error 
 
 int method_encryption_blt_fd(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Session *s = userdata;
+        _cleanup_(readback_memfd_freep) ReadbackMemfd *rb = NULL;
         _cleanup_(closep) int fd = -1;
         MappedMemfd map = {};
         const void *iv;
@@ -250,6 +252,11 @@ int method_encryption_blt_fd(sd_bus_message *message, void *userdata, sd_bus_err
         if (r < 0)
                 return r;
 
+        /* keyd writes the pages, so keyd pays for them: the client's quota
+         * carries them until the memfd is freed. */
+        r = readback_memfd_new(s->client, size, &rb, error);
+        if (r < 0)
+                return r;
         r = memfd_new_mapped("keyd-encryption-blt", size, &fd, &map);
         if (r < 0)
                 return bus_error_setf(error, r, "cannot create a %zu-byte memfd for the result: %m", size);
@@ -261,6 +268,10 @@ int method_encryption_blt_fd(sd_bus_message *message, void *userdata, sd_bus_err
         r = memfd_seal(fd, &map);
         if (r < 0)
                 return bus_error_setf(error, r, "cannot seal the result memfd: %m");
+        r = readback_memfd_watch(rb, fd, error);
+        if (r < 0)
+                return r;
+        TAKE_PTR(rb);  /* the inotify watch has it now */
 
         return sd_bus_reply_method_return(message, "h", fd);
 }

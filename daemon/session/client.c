@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <inttypes.h>
 #include <search.h>
 #include <stdlib.h>
 
+#include "bus/bus-error.h"
 #include "client.h"
 #include "log.h"
 #include "manager.h"
@@ -73,6 +75,9 @@ int client_get_or_create(Manager *m, sd_bus_message *message, Client **ret) {
         r = client_read_credentials(c, message);
         if (r < 0)
                 return r;
+        r = user_account_ref(m, c->uid, &c->account);
+        if (r < 0)
+                return r;
 
         r = sd_bus_track_new(m->bus, &c->track, on_client_vanished, c);
         if (r < 0)
@@ -105,14 +110,49 @@ Client *client_free(Client *c) {
         }
 
         sd_bus_track_unref(c->track);
+        readback_memfd_detach_client(c);
+        user_account_unref(c->account);
         free(c->name);
         free(c);
         return NULL;
 }
 
 void client_free_if_unused(Client *c) {
-        if (c && c->n_sessions == 0 && c->surface_bytes == 0)
+        if (c && c->n_sessions == 0 && c->surface_bytes == 0 && c->readback_bytes == 0)
                 client_free(c);
+}
+
+static uint64_t *client_counter(Client *c, ChargeKind kind) {
+        return kind == CHARGE_SURFACE ? &c->surface_bytes : &c->readback_bytes;
+}
+
+int client_charge(Client *c, ChargeKind kind, uint64_t bytes, const char *what, sd_bus_error *error) {
+        uint64_t quota = c->manager->config.max_surface_bytes_per_client, *held = client_counter(c, kind);
+        int r;
+
+        if (bytes > quota || *held > quota - bytes) {
+                if (kind == CHARGE_SURFACE)
+                        return bus_error_setf(error, -EDQUOT,
+                                              "%s would bring this connection to %" PRIu64 " bytes of protected "
+                                              "memory; its quota is %" PRIu64 " (protected_memory_size); destroy "
+                                              "surfaces first",
+                                              what, *held + bytes, quota);
+                return bus_error_setf(error, -EDQUOT,
+                                      "%s would bring this connection's EncryptionBltFd memfds not yet closed to %"
+                                      PRIu64 " bytes; at most %" PRIu64 " (protected_memory_size) may be open; "
+                                      "close and unmap the ones you have read",
+                                      what, *held + bytes, quota);
+        }
+        r = user_account_charge(c->account, bytes, what, error);
+        if (r < 0)
+                return r;
+        *held += bytes;
+        return 0;
+}
+
+void client_uncharge(Client *c, ChargeKind kind, uint64_t bytes) {
+        *client_counter(c, kind) -= bytes;
+        user_account_uncharge(c->account, bytes);
 }
 
 void client_free_all(Manager *m) {

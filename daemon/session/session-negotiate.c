@@ -39,7 +39,10 @@ static const char *oaep_name(KeyExchange k) {
 
 int session_key_exchange_failed(Session *s, int r, sd_bus_error *error) {
         if (r == -ENOMEM)
-                return bus_error_setf(error, r, "out of locked memory decrypting the key exchange data");
+                return bus_error_setf(error, r,
+                                      "keyd is out of locked memory for the RSA operation of the key exchange "
+                                      "(--max-locked-memory is taken by surfaces); try again once surfaces "
+                                      "are destroyed");
 
         return bus_error_setf(error, -EINVAL,
                               "the key exchange data does not decrypt to a 16-byte AES-128 session key; wrap "
@@ -60,6 +63,10 @@ static void negotiate_job_run(WorkerJob *job) {
         NegotiateJob *j = (NegotiateJob *) job;
         Backend *b = j->manager->backend;
 
+        /* The bignum reserve first: an RSA operation must never find it empty. */
+        j->result = secure_memory_refill();
+        if (j->result < 0)
+                return;
         j->result = b->ops->unwrap_key(b, j->key_exchange, j->data, j->size, j->key);
 }
 
@@ -113,6 +120,9 @@ int session_negotiate(Session *s, sd_bus_message *message, const uint8_t *data, 
         int r;
 
         if (!b->ops->unwrap_key || !m->workers) {
+                r = secure_memory_refill();
+                if (r < 0)
+                        return session_key_exchange_failed(s, r, error);
                 r = b->ops->negotiate(b, s, data, size, error);
                 if (r < 0)
                         return r;

@@ -35,11 +35,16 @@ Session *session_from_path(Manager *m, const char *path) {
 }
 
 static int session_check_limits(Manager *m, Client *c, sd_bus_error *error) {
+        int r;
+
         if (c->n_sessions >= m->config.max_sessions_per_client)
                 return bus_error_setf(error, -EUSERS,
                                       "this connection already has %u open crypto sessions, the most "
                                       "keyd allows per client (MaxSessionsPerClient); close one first",
                                       c->n_sessions);
+        r = user_account_check_session(c->account, error);
+        if (r < 0)
+                return r;
         if (m->sessions.count >= m->config.max_sessions)
                 return bus_error_setf(error, -EUSERS,
                                       "keyd already has %zu open crypto sessions, the most it allows in "
@@ -87,6 +92,7 @@ int session_new(Manager *m, sd_bus_message *message, const SessionParams *params
         s->client = c;
         LIST_PREPEND(client, c->sessions, s);
         c->n_sessions++;
+        c->account->n_sessions++;
 
         r = m->backend->ops->session_open(m->backend, s, error);
         if (r < 0) {
@@ -122,6 +128,7 @@ Session *session_free(Session *s) {
         if (s->client) {
                 LIST_REMOVE(client, s->client->sessions, s);
                 s->client->n_sessions--;
+                s->client->account->n_sessions--;
                 log_info("Session %" PRIu64 " of %s (uid %u, pid %i) destroyed; its keys are wiped.", s->id,
                          s->client->name, (unsigned) s->client->uid, (int) s->client->pid);
         }

@@ -2,7 +2,7 @@
 
 #include <inttypes.h>
 #include <stdlib.h>
-#include <sys/mman.h>
+#include <stdio.h>
 
 #include "bus/bus-error.h"
 #include "client.h"
@@ -12,65 +12,47 @@
 #include "session.h"
 #include "surface.h"
 
-/* Locked, undumpable, zeroed pages (mmap gives zeros). */
-static uint8_t *protected_pages_new(size_t size) {
-        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED)
-                return NULL;
-        if (secure_lock_pages(p, size) < 0) {
-                int saved = errno;
-                munmap(p, size);
-                errno = saved;
-                return NULL;
-        }
-        (void) madvise(p, size, MADV_DONTDUMP);
-        (void) madvise(p, size, MADV_WIPEONFORK);
-        return p;
-}
-
-static void protected_pages_free(uint8_t *p, size_t size) {
-        if (!p)
-                return;
-        secure_wipe(p, size);
-        munlock(p, size);
-        munmap(p, size);
-}
-
 int surface_new(Session *s, uint32_t size, Surface **ret, sd_bus_error *error) {
         Client *c = s->client;
-        uint64_t quota = s->manager->config.max_surface_bytes_per_client;
         Surface *surface = NULL;
+        char what[96];
+        size_t locked;
+        int r;
 
         if (size == 0)
                 return bus_error_setf(error, -EINVAL, "size is 0; a surface needs at least 1 byte");
-        if (c->surface_bytes + size > quota)
-                return bus_error_setf(error, -EDQUOT,
-                                      "a %" PRIu32 "-byte surface would bring this connection to %" PRIu64
-                                      " bytes of protected memory; its quota is %" PRIu64
-                                      " (protected_memory_size); destroy surfaces first",
-                                      size, c->surface_bytes + size, quota);
         if (s->next_surface_id == UINT32_MAX)
                 return bus_error_setf(error, -EDQUOT, "this session has used up its surface ids; "
                                       "create a new session");
 
-        surface = calloc(1, sizeof(*surface));
-        if (!surface)
-                return bus_error_setf(error, -ENOMEM, "out of memory creating a surface");
+        /* A surface is locked in whole pages, and costs the quotas what it locks. */
+        locked = secure_pages_size(size);
+        snprintf(what, sizeof(what), "a %" PRIu32 "-byte surface (%zu bytes locked, whole pages)", size, locked);
+        r = client_charge(c, CHARGE_SURFACE, locked, what, error);
+        if (r < 0)
+                return r;
 
-        surface->data = protected_pages_new(size);
+        surface = calloc(1, sizeof(*surface));
+        if (!surface) {
+                client_uncharge(c, CHARGE_SURFACE, locked);
+                return bus_error_setf(error, -ENOMEM, "out of memory creating a surface");
+        }
+
+        surface->data = secure_pages_alloc(size);
         if (!surface->data) {
                 free(surface);
+                client_uncharge(c, CHARGE_SURFACE, locked);
                 return bus_error_setf(error, -ENOMEM,
-                                      "cannot lock %" PRIu32 " bytes of protected memory (%m); raise keyd's "
-                                      "memory lock limit (LimitMEMLOCK=) or use a smaller surface",
-                                      size);
+                                      "cannot lock %zu bytes for a %" PRIu32 "-byte surface: keyd's locked memory "
+                                      "(--max-locked-memory, %" PRIu64 " bytes for all users) is used up; "
+                                      "try again when others have destroyed surfaces",
+                                      locked, size, s->manager->config.max_locked_memory);
         }
 
         surface->session = s;
         surface->size = size;
         surface->id = ++s->next_surface_id;
         LIST_PREPEND(surface, s->surfaces, surface);
-        c->surface_bytes += size;
 
         log_debug("Session %" PRIu64 ": surface %" PRIu32 " of %" PRIu32 " bytes created.", s->id, surface->id,
                   size);
@@ -85,9 +67,9 @@ Surface *surface_free(Surface *surface) {
                 return NULL;
         s = surface->session;
 
-        protected_pages_free(surface->data, surface->size);
+        secure_pages_free(surface->data, surface->size);  /* wipes it */
         LIST_REMOVE(surface, s->surfaces, surface);
-        s->client->surface_bytes -= surface->size;
+        client_uncharge(s->client, CHARGE_SURFACE, secure_pages_size(surface->size));
         free(surface);
         return NULL;
 }

@@ -5,7 +5,8 @@
  * DecryptionBlt writes plaintext into it; it only ever leaves the daemon
  * encrypted (EncryptionBlt). Its memory is locked, kept out of core dumps
  * and child processes, and wiped before it is released. Surfaces count
- * against their client's protected-memory quota. */
+ * against their client's protected-memory quota and their user's memory,
+ * in the whole pages they lock. */
 
 #include <stddef.h>
 #include <stdint.h>

@@ -154,6 +154,30 @@ static inline void bystander_close(Bystander *b) {
         *b = (Bystander) {};
 }
 
+/* A negotiated session of bus's own, with a surface of size bytes. */
+static inline char *raw_session_with_surface(sd_bus *bus, Bystander *b, uint32_t size, uint32_t *ret_surface) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint8_t key[KEY_SIZE], data[MODULUS_SIZE];
+        char *path = raw_create_session(bus, RSAES_OAEP);
+        int r;
+
+        random_bytes(key, sizeof(key));
+        wrap_key_for(b->session, key, data);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        ck_assert_int_ge(sd_bus_message_new_method_call(bus, &m, KEYD_BUS_NAME, path, KEYD_SESSION_INTERFACE,
+                                                        "NegotiateCryptoSessionKeyExchange"),
+                         0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', data, sizeof(data)), 0);
+        r = sd_bus_call(bus, m, 30 * USEC_PER_SEC, &error, NULL);
+        ck_assert_msg(r >= 0, "NegotiateCryptoSessionKeyExchange: %s", error.message);
+        r = sd_bus_call_method(bus, KEYD_BUS_NAME, path, KEYD_SESSION_INTERFACE, "CreateSurface", &error, &reply,
+                               "u", size);
+        ck_assert_msg(r >= 0, "CreateSurface: %s", error.message);
+        ck_assert_int_ge(sd_bus_message_read(reply, "u", ret_surface), 0);
+        return path;
+}
+
 /* A "Name:   1234 kB" line of /proc/<pid>/status, in KiB; -1 if absent. */
 static inline long proc_status_kib(pid_t pid, const char *name) {
         char path[64], line[256];

@@ -420,6 +420,20 @@ static bool message_has_line(const char *message, const char *line) {
         return false;
 }
 
+unsigned harness_count_notify(const char *line) {
+        size_t n = strlen(line);
+        unsigned count = 0;
+
+        pthread_mutex_lock(&N.lock);
+        notify_drain_locked();
+        /* Messages are '\n'-joined and each of these is a line of its own. */
+        for (const char *p = N.log; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+                if (strncmp(p, line, n) == 0 && (p[n] == '\n' || p[n] == 0))
+                        count++;
+        pthread_mutex_unlock(&N.lock);
+        return count;
+}
+
 static int exit_status(int status) {
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

@@ -63,6 +63,8 @@ int harness_wait_keyd_exit(uint64_t timeout_usec);
 /* Wait until keyd sends a notification message holding line (e.g.
  * "STOPPING=1"). -ECHILD when keyd exited first, -ETIMEDOUT. */
 int harness_wait_notify(const char *line, uint64_t timeout_usec);
+/* How many of keyd's notification messages so far hold line (e.g. "WATCHDOG=1"). */
+unsigned harness_count_notify(const char *line);
 /* Everything keyd wrote to stderr since it was last started. */
 char *harness_keyd_log(void);
 /* The shared state directory. */

@@ -163,6 +163,79 @@ START_TEST(test_idle_exit_waits_for_sessions) {
 }
 END_TEST
 
+/* A flood of calls queued when the idle time is up: keyd answers them in
+ * batches and keeps pinging the watchdog in between, then exits. */
+#define FLOOD_CALLS 150000u
+#define FLOOD_WATCHDOG_USEC (1000ULL * 1000ULL)
+
+START_TEST(test_idle_drain_keeps_watchdog) {
+        const char *args[] = { "--exit-idle-time=1", NULL };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint64_t last_ping, worst_gap = 0, start;
+        unsigned pings;
+        const char *owner;
+        char buf[32];
+        pid_t pid;
+        int status = -1;
+
+        /* sd_event pings every half period at the latest. */
+        snprintf(buf, sizeof(buf), "%llu", FLOOD_WATCHDOG_USEC);
+        ck_assert_int_eq(setenv("WATCHDOG_USEC", buf, 1), 0);
+        start_bus_and_keyd(args);
+        pid = harness_keyd_pid();
+        ck_assert_int_eq(kill(pid, SIGSTOP), 0);
+
+        ck_assert_int_eq(harness_open_bus(&bus), 0);
+        ck_assert_int_ge(sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                            "org.freedesktop.DBus", "GetNameOwner", &error, &reply, "s",
+                                            KEYD_BUS_NAME),
+                         0);
+        ck_assert_int_ge(sd_bus_message_read(reply, "s", &owner), 0);
+
+        /* To keyd's unique name: these reach it even after it gave up the well-known one. */
+        for (unsigned i = 0; i < FLOOD_CALLS; i++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+
+                ck_assert_int_ge(sd_bus_message_new_method_call(bus, &m, owner, KEYD_MANAGER_PATH,
+                                                                "org.freedesktop.DBus.Properties", "GetAll"),
+                                 0);
+                ck_assert_int_ge(sd_bus_message_append(m, "s", KEYD_MANAGER_INTERFACE), 0);
+                ck_assert_int_ge(sd_bus_message_set_expect_reply(m, 0), 0);
+                ck_assert_int_ge(sd_bus_send(bus, m, NULL), 0);
+                if (i % 1024 == 0)
+                        ck_assert_int_ge(sd_bus_flush(bus), 0);
+        }
+        ck_assert_int_ge(sd_bus_flush(bus), 0);
+        usleep(1500 * 1000);  /* the idle time is up while keyd is stopped */
+
+        pings = harness_count_notify("WATCHDOG=1");
+        ck_assert_int_eq(kill(pid, SIGCONT), 0);
+        start = last_ping = harness_now_usec();
+        while (harness_now_usec() - start < 60 * USEC_PER_SEC) {
+                unsigned now_pings = harness_count_notify("WATCHDOG=1");
+                uint64_t now = harness_now_usec();
+
+                if (now_pings != pings) {
+                        pings = now_pings;
+                        last_ping = now;
+                }
+                worst_gap = MAX(worst_gap, now - last_ping);
+                status = harness_wait_keyd_exit(10 * 1000);
+                if (status != -ETIMEDOUT)
+                        break;
+        }
+        (void) unsetenv("WATCHDOG_USEC");
+        ck_assert_msg(status == 0, "keyd did not exit cleanly on idle after the flood (%d)", status);
+        ck_assert_msg(worst_gap < FLOOD_WATCHDOG_USEC,
+                      "keyd went %" PRIu64 " ms without a watchdog ping (WatchdogSec= %llu ms) while it answered "
+                      "%u calls before the idle exit",
+                      worst_gap / 1000, FLOOD_WATCHDOG_USEC / 1000, FLOOD_CALLS);
+        sd_bus_error_free(&error);
+}
+END_TEST
+
 START_TEST(test_no_idle_exit_by_default) {
         start_bus_and_keyd(NULL);
         ck_assert_msg(keyd_still_running_after((IDLE_SEC + 1) * USEC_PER_SEC),
@@ -403,6 +476,7 @@ static Suite *lifecycle_suite(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_idle_exit_without_sessions);
         tcase_add_test(tc, test_idle_exit_waits_for_sessions);
+        tcase_add_test(tc, test_idle_drain_keeps_watchdog);
         tcase_add_test(tc, test_no_idle_exit_by_default);
         tcase_add_test(tc, test_exit_idle_time_rejects_garbage);
         suite_add_tcase(s, tc);

@@ -398,6 +398,87 @@ START_TEST(test_gmp_uses_secure_memory) {
 }
 END_TEST
 
+START_TEST(test_limit_counts_pages) {
+        size_t page = (size_t) sysconf(_SC_PAGESIZE), base;
+        void *a, *b, *c;
+
+        base = secure_memory_locked();
+        secure_memory_set_limit(base + 3 * page);
+
+        /* 16 bytes cost a whole page. */
+        a = secure_pages_alloc(16);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_uint_eq(secure_memory_locked(), base + page);
+        ck_assert_uint_eq(secure_pages_size(16), page);
+        ck_assert(all_bytes(a, page, 0));
+
+        /* Three pages do not fit in the two left; two do, then nothing. */
+        errno = 0;
+        ck_assert_ptr_null(secure_pages_alloc(2 * page + 1));
+        ck_assert_int_eq(errno, ENOMEM);
+        b = secure_pages_alloc(2 * page);
+        ck_assert_ptr_nonnull(b);
+        errno = 0;
+        ck_assert_ptr_null(secure_pages_alloc(1));
+        ck_assert_int_eq(errno, ENOMEM);
+        errno = 0;
+        ck_assert_ptr_null(secure_alloc(5000)); /* a large block needs a mapping too */
+        ck_assert_int_eq(errno, ENOMEM);
+
+        memset(b, 0x5a, 2 * page);
+        secure_pages_free(b, 2 * page);
+        c = secure_pages_alloc(page);
+        ck_assert_ptr_nonnull(c);
+        secure_pages_free(c, page);
+        secure_pages_free(a, 16);
+        ck_assert_uint_eq(secure_memory_locked(), base);
+        secure_memory_set_limit(0);
+}
+END_TEST
+
+/* x = 3^40000: a 7.9 KB limb array, a large block of its own mapping. */
+static void big_square_root(void) {
+        mpz_t x, y;
+
+        mpz_init(x);
+        mpz_init(y);
+        mpz_ui_pow_ui(x, 3, 40000);
+        mpz_mul(y, x, x);
+        mpz_sqrt(y, y);
+        ck_assert_int_eq(mpz_cmp(x, y), 0);
+        mpz_clear(x);
+        mpz_clear(y);
+}
+
+START_TEST(test_gmp_reserve_at_limit) {
+        secure_memory_install_gmp();
+        big_square_root();  /* every slab GMP needs exists now; large blocks are unmapped again */
+
+        ck_assert_int_eq(secure_memory_reserve(8), 0);
+        secure_memory_set_limit(secure_memory_locked());
+
+        /* Nothing more can be mapped: not for secure_alloc()... */
+        errno = 0;
+        ck_assert_ptr_null(secure_alloc(8000));
+        ck_assert_int_eq(errno, ENOMEM);
+        /* ... but GMP's large blocks come from the reserve instead of an abort. */
+        big_square_root();
+        /* They went back to it, so it is full without a new mapping. */
+        ck_assert_int_eq(secure_memory_refill(), 0);
+
+        /* A reserve that cannot be filled says so before an operation starts. */
+        secure_memory_set_limit(0);
+        ck_assert_int_eq(secure_memory_reserve(9), 0);
+        ck_assert_int_eq(secure_memory_reserve(8), 0);
+        secure_memory_set_limit(secure_memory_locked());
+        ck_assert_int_eq(secure_memory_reserve(12), -ENOMEM);
+        ck_assert_int_eq(secure_memory_refill(), -ENOMEM);
+
+        secure_memory_set_limit(0);
+        ck_assert_int_eq(secure_memory_reserve(0), 0);
+}
+END_TEST
+
 START_TEST(test_double_free_aborts) {
         void *p = secure_alloc(40);
 
@@ -435,6 +516,8 @@ static Suite *secure_memory_suite(bool forking) {
         tcase_add_test(tc, test_unlockable_memory_fails);
         tcase_add_test(tc, test_threads);
         tcase_add_test(tc, test_gmp_uses_secure_memory);
+        tcase_add_test(tc, test_limit_counts_pages);
+        tcase_add_test(tc, test_gmp_reserve_at_limit);
         suite_add_tcase(s, tc);
 
         /* Misuse must stop the process, not corrupt key memory. These need
