@@ -193,12 +193,43 @@ static void read_texture(ID3D11DeviceContext *context, ID3D11Texture2D *t, BYTE 
         ID3D11DeviceContext_Unmap(context, (ID3D11Resource *) t, 0);
 }
 
-/* Encrypt plain under key, DecryptionBlt it into protected, EncryptionBlt it
- * back out, undo the read-back encryption and compare. */
+/* Is byte i encrypted under D3D11_ENCRYPTED_BLOCK_INFO (NULL: all are)? */
+static BOOL is_encrypted(const D3D11_ENCRYPTED_BLOCK_INFO *info, size_t i) {
+        size_t period;
+
+        if (!info || i < info->NumEncryptedBytesAtBeginning)
+                return TRUE;
+        period = info->NumBytesInSkipPattern + info->NumBytesInEncryptPattern;
+        if (period == 0)
+                return FALSE;
+        return (i - info->NumEncryptedBytesAtBeginning) % period >= info->NumBytesInSkipPattern;
+}
+
+/* AES-128-CTR of the encrypted bytes only, the keystream running on across
+ * ranges as if they were one buffer; the rest stays in the clear. */
+static void encrypt_partially(const BYTE key[16], const BYTE iv[16], const D3D11_ENCRYPTED_BLOCK_INFO *info,
+                              const BYTE *plain, BYTE *cipher, size_t n) {
+        BYTE gathered[SURFACE_BYTES], encrypted[SURFACE_BYTES];
+        size_t count = 0;
+
+        for (size_t i = 0; i < n; i++)
+                if (is_encrypted(info, i))
+                        gathered[count++] = plain[i];
+        aes_ctr(key, iv, gathered, encrypted, count);
+        count = 0;
+        for (size_t i = 0; i < n; i++)
+                cipher[i] = is_encrypted(info, i) ? encrypted[count++] : plain[i];
+}
+
+/* Encrypt random plaintext (under the content key when there is one, else
+ * the session key; only the ranges info names), DecryptionBlt it into a
+ * protected texture, EncryptionBlt it back out, undo the read-back
+ * encryption and compare. */
 static void round_trip(ID3D11Device *device, ID3D11DeviceContext *context, ID3D11VideoContext *video,
-                       ID3D11CryptoSession *session, const BYTE session_key[16], const char *what) {
+                       ID3D11CryptoSession *session, const BYTE session_key[16], const BYTE *content_key,
+                       D3D11_ENCRYPTED_BLOCK_INFO *info, const char *what) {
         BYTE plain[SURFACE_BYTES], cipher[SURFACE_BYTES], readback[SURFACE_BYTES], back[SURFACE_BYTES];
-        BYTE iv[16] = { 0 }, iv_out[16] = { 0 }, wrapped[16], blt_key[16];
+        BYTE iv[16] = { 0 }, iv_out[16] = { 0 }, wrapped[16], blt_key[16], wrapped_content_key[16];
         ID3D11Texture2D *src, *protected_tex, *dst;
         char line[160];
         HRESULT hr;
@@ -206,13 +237,17 @@ static void round_trip(ID3D11Device *device, ID3D11DeviceContext *context, ID3D1
         random_bytes(plain, sizeof(plain));
         random_bytes(iv, 8);
         random_bytes(iv_out, 8);
-        aes_ctr(session_key, iv, plain, cipher, sizeof(plain));
+        encrypt_partially(content_key ? content_key : session_key, iv, info, plain, cipher, sizeof(plain));
+        /* D3D11: "Encrypt the content key using the session key". */
+        if (content_key)
+                aes_ecb(TRUE, session_key, content_key, wrapped_content_key);
 
         src = texture(device, D3D11_USAGE_STAGING, D3D11_CPU_ACCESS_READ | D3D11_CPU_ACCESS_WRITE, 0, cipher);
         protected_tex = texture(device, D3D11_USAGE_DEFAULT, 0, D3D11_BIND_SHADER_RESOURCE, NULL);
         dst = texture(device, D3D11_USAGE_STAGING, D3D11_CPU_ACCESS_READ | D3D11_CPU_ACCESS_WRITE, 0, NULL);
 
-        ID3D11VideoContext_DecryptionBlt(video, session, src, protected_tex, NULL, 0, NULL, sizeof(iv), iv);
+        ID3D11VideoContext_DecryptionBlt(video, session, src, protected_tex, info, content_key ? 16 : 0,
+                                         content_key ? wrapped_content_key : NULL, sizeof(iv), iv);
 
         hr = ID3D11VideoContext_GetEncryptionBltKey(video, session, sizeof(wrapped), wrapped);
         snprintf(line, sizeof(line), "GetEncryptionBltKey (%s)", what);
@@ -245,7 +280,8 @@ int main(void) {
         D3D_FEATURE_LEVEL level;
         PCCERT_CONTEXT cert = NULL;
         BYTE *certificate = NULL;
-        BYTE session_key[16], exchange[512], random_number[16];
+        BYTE session_key[16], content_key[16], exchange[512], random_number[16];
+        D3D11_ENCRYPTED_BLOCK_INFO partial = { 32, 16, 16 };
         GUID kx, got;
         BOOL found_oaep = FALSE;
         UINT cert_size = 0;
@@ -279,8 +315,12 @@ int main(void) {
                caps.KeyExchangeTypeCount, caps.BlockAlignmentSize, (unsigned long long) caps.ProtectedMemorySize);
         check((caps.Caps & D3D11_CONTENT_PROTECTION_CAPS_DECRYPTION_BLT) &&
                       (caps.Caps & D3D11_CONTENT_PROTECTION_CAPS_ENCRYPTED_READ_BACK) &&
-                      (caps.Caps & D3D11_CONTENT_PROTECTION_CAPS_ENCRYPTED_READ_BACK_KEY),
-              "caps include DECRYPTION_BLT, ENCRYPTED_READ_BACK and ENCRYPTED_READ_BACK_KEY");
+                      (caps.Caps & D3D11_CONTENT_PROTECTION_CAPS_ENCRYPTED_READ_BACK_KEY) &&
+                      (caps.Caps & D3D11_CONTENT_PROTECTION_CAPS_CONTENT_KEY) &&
+                      (caps.Caps & D3D11_CONTENT_PROTECTION_CAPS_PARTIAL_DECRYPTION) &&
+                      (caps.Caps & D3D11_CONTENT_PROTECTION_CAPS_FRESHEN_SESSION_KEY),
+              "caps include DECRYPTION_BLT, ENCRYPTED_READ_BACK(_KEY), CONTENT_KEY, PARTIAL_DECRYPTION and "
+              "FRESHEN_SESSION_KEY");
         check(caps.BlockAlignmentSize == 16, "BlockAlignmentSize is 16");
         check(caps.KeyExchangeTypeCount >= 1, "at least one key exchange type");
         hr = ID3D11VideoDevice_GetContentProtectionCaps(video_device, &unknown_guid, NULL, &caps);
@@ -363,16 +403,21 @@ int main(void) {
         check_hr(hr, S_OK, "NegotiateCryptoSessionKeyExchange(the wrapped session key)");
 
         /* ---- the protected data path ---- */
-        round_trip(device, context, video, session, session_key, "session key");
+        round_trip(device, context, video, session, session_key, NULL, NULL, "session key");
+        random_bytes(content_key, sizeof(content_key));
+        round_trip(device, context, video, session, session_key, content_key, NULL, "content key");
+        round_trip(device, context, video, session, session_key, NULL, &partial,
+                   "partial: 32 encrypted, then 16 clear / 16 encrypted");
 
         /* D3D11: the new session key is the old one XOR the random number. */
         ID3D11VideoContext_StartSessionKeyRefresh(video, session, sizeof(random_number), random_number);
         ID3D11VideoContext_FinishSessionKeyRefresh(video, session);
         for (int i = 0; i < 16; i++)
                 session_key[i] ^= random_number[i];
-        round_trip(device, context, video, session, session_key, "refreshed session key");
+        round_trip(device, context, video, session, session_key, NULL, NULL, "refreshed session key");
 
         SecureZeroMemory(session_key, sizeof(session_key));
+        SecureZeroMemory(content_key, sizeof(content_key));
         ID3D11CryptoSession_Release(session);
         CertFreeCertificateContext(cert);
         free(certificate);

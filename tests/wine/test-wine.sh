@@ -146,15 +146,15 @@ for ((i = 0; i < 100; i++)); do
         grep -q "Session .* destroyed" "$tmp/keyd.log" && break
         sleep 0.05
 done
-session=$(sed -n 's/.*Session \([0-9]*\) created for .*key exchange \([0-9a-f-]*\)\.$/\1 \2/p' "$tmp/keyd.log" | tail -n1)
+session=$(sed -n 's/.*Session \([0-9]*\) created for .*key exchange \([A-Z0-9_]*\)\.$/\1 \2/p' "$tmp/keyd.log" | tail -n1)
 [[ -n $session ]] || fail "keyd's log has no session created with a key exchange"
 id=${session%% *}
 grep -q "Session $id: key exchange succeeded" "$tmp/keyd.log" ||
         fail "keyd did not log a successful key exchange for session $id"
 ok "keyd saw session $id (key exchange ${session#* }) and its successful negotiation"
 surfaces=$(grep -c "Session $id: surface .* created" "$tmp/keyd.log" || true)
-[[ $surfaces -eq 2 ]] || fail "keyd logged $surfaces surface(s) for session $id, expected 2 (one per DecryptionBlt texture)"
-ok "keyd created the two protected surfaces the DecryptionBlt textures stand for"
+[[ $surfaces -eq 4 ]] || fail "keyd logged $surfaces surface(s) for session $id, expected 4 (one per DecryptionBlt texture)"
+ok "keyd created the four protected surfaces the DecryptionBlt textures stand for"
 grep -q "Session $id: session key refreshed" "$tmp/keyd.log" ||
         fail "keyd did not log the session key refresh of session $id"
 ok "keyd refreshed session $id's key"
