@@ -119,7 +119,8 @@ for ((i = 0; i < 100; i++)); do
         sleep 0.05
 done
 [[ -s $tmp/display ]] || fail "Xvfb did not start: $(cat "$tmp/xvfb.log")"
-export DISPLAY=:$(head -n1 "$tmp/display")
+DISPLAY=:$(head -n1 "$tmp/display")
+export DISPLAY
 grep -q "Session .* created" "$tmp/keyd.log" && fail "keyd has a session before the program ran"
 
 # ---- the program, with keyd's proxy beside it ----
@@ -127,11 +128,14 @@ mkdir "$tmp/app"
 cp "$KEYD_D3D11_PROXY" "$tmp/app/d3d11.dll"
 cp "$TEST_EXE" "$tmp/app/d3d11-crypto-session.exe"
 
+# In the background and waited for, so that a signal (meson's timeout)
+# reaches the traps at once and cleanup ends the Wine processes.
 run_program() {
         (cd "$tmp/app" &&
                 DBUS_SYSTEM_BUS_ADDRESS=$address KEYD_WINE_HELPER=$KEYDWINE \
                         LD_LIBRARY_PATH=${KEYD_LIBDIR:-}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} \
-                        timeout 120 "$WINE" d3d11-crypto-session.exe)
+                        timeout 120 "$WINE" d3d11-crypto-session.exe) &
+        wait $!
 }
 
 status=0
