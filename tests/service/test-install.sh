@@ -35,6 +35,10 @@ expected=(
         "$KEYD_MANDIR/man5/org.keyd.KeyBroker1.5"
         "$KEYD_MANDIR/man8/keyd.8"
 )
+# The Direct3D 11 bridge for Wine, when meson built it (-Dwine).
+if [[ -n ${KEYD_WINE_DIR:-} ]]; then
+        expected+=("$KEYD_WINE_DIR/d3d11.dll" "$KEYD_WINE_DIR/keydwine.dll.so")
+fi
 
 # ---- file by file: nothing missing, nothing extra ----
 (cd "$dest" && find . \( -type f -o -type l \) -printf '/%P\n' | sort) >"$tmp/got"
