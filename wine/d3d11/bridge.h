@@ -48,10 +48,11 @@ typedef struct keydwine_api {
  * when keydwine.dll.so cannot be loaded. */
 const keydwine_api *keydwine(void);
 
-/* "keyd-d3d11: " + the message on stderr: where D3D11 has no HRESULT to
- * return (DecryptionBlt, EncryptionBlt, ...), this is the only trace. */
-void bridge_log(const char *format, ...) __attribute__((format(printf, 1, 2)));
-/* bridge_log of a failed call: "METHOD: 0xHRESULT: keyd's sentence". */
+/* "keyd-d3d11: 0xHRESULT: " + the message on stderr: where D3D11 has no
+ * HRESULT to return (DecryptionBlt, EncryptionBlt, ...), this is the only
+ * trace. */
+void bridge_log(HRESULT hr, const char *format, ...) __attribute__((format(printf, 2, 3)));
+/* bridge_log of a failed keyd call: "0xHRESULT: METHOD: keyd's sentence". */
 void bridge_log_failure(const char *method, HRESULT hr);
 
 /* ---- forward.c ---- */

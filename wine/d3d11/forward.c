@@ -23,13 +23,15 @@ static HMODULE load_real(void) {
         /* C:\windows\system32\d3d11.dll is Wine's builtin: by its full path it
          * loads beside this proxy instead of resolving to it. */
         if (n == 0 || n + sizeof("\\d3d11.dll") > MAX_PATH) {
-                bridge_log("GetSystemDirectoryW failed (error %lu)", (unsigned long) GetLastError());
+                bridge_log(HRESULT_FROM_WIN32(GetLastError()),
+                           "GetSystemDirectoryW failed; expected the path of system32");
                 return NULL;
         }
         lstrcatW(path, L"\\d3d11.dll");
         module = LoadLibraryW(path);
         if (!module)
-                bridge_log("cannot load Wine's d3d11.dll from %ls (error %lu)", path, (unsigned long) GetLastError());
+                bridge_log(HRESULT_FROM_WIN32(GetLastError()), "cannot load Wine's d3d11.dll from %ls; expected "
+                           "Wine's builtin there", path);
         return module;
 }
 
@@ -59,7 +61,8 @@ void *forward_resolve(const char *name) {
         void *f = module ? (void *) GetProcAddress(module, name) : NULL;
 
         if (!f) {
-                bridge_log("Wine's d3d11.dll has no %s: returning E_FAIL", name);
+                bridge_log(E_FAIL, "Wine's d3d11.dll has no %s (expected every export of Wine 8.0's "
+                           "d3d11.spec); the call returns E_FAIL", name);
                 return (void *) unavailable;
         }
         return f;

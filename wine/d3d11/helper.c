@@ -16,11 +16,11 @@
 #error "KEYDWINE_PATH (the installed keydwine.dll.so) must be defined"
 #endif
 
-void bridge_log(const char *format, ...) {
+void bridge_log(HRESULT hr, const char *format, ...) {
         va_list ap;
 
         va_start(ap, format);
-        fputs("keyd-d3d11: ", stderr);
+        fprintf(stderr, "keyd-d3d11: 0x%08lX: ", (unsigned long) hr);
         vfprintf(stderr, format, ap);
         fputc('\n', stderr);
         fflush(stderr);
@@ -30,7 +30,7 @@ void bridge_log(const char *format, ...) {
 void bridge_log_failure(const char *method, HRESULT hr) {
         const keydwine_api *kw = keydwine();
 
-        bridge_log("%s: 0x%08lX: %s", method, (unsigned long) hr, kw ? kw->last_error_message() : "");
+        bridge_log(hr, "%s: %s", method, kw ? kw->last_error_message() : "");
 }
 
 /* The Unix path as a Windows path, through Wine's own mapping (kernel32
@@ -51,14 +51,15 @@ static BOOL load(keydwine_api *api) {
                 path = KEYDWINE_PATH;
         dos = dos_path(path);
         if (!dos) {
-                bridge_log("cannot map %s to a Windows path: is this Wine? No ID3D11VideoDevice.", path);
+                bridge_log(E_FAIL, "cannot map %s to a Windows path (no wine_get_dos_file_name: is this "
+                           "Wine?); expected Wine. No ID3D11VideoDevice.", path);
                 return FALSE;
         }
         module = LoadLibraryW(dos);
         HeapFree(GetProcessHeap(), 0, dos);
         if (!module) {
-                bridge_log("cannot load %s (error %lu): set KEYD_WINE_HELPER to keydwine.dll.so; "
-                           "no ID3D11VideoDevice.", path, (unsigned long) GetLastError());
+                bridge_log(HRESULT_FROM_WIN32(GetLastError()), "cannot load %s; expected keyd's keydwine.dll.so "
+                           "there (or KEYD_WINE_HELPER set to it). No ID3D11VideoDevice.", path);
                 return FALSE;
         }
 
@@ -66,7 +67,8 @@ static BOOL load(keydwine_api *api) {
         do {                                                                                          \
                 api->field = (void *) GetProcAddress(module, name);                                   \
                 if (!api->field) {                                                                    \
-                        bridge_log("%s has no %s: it is not keyd's keydwine.dll.so", path, name);     \
+                        bridge_log(E_FAIL, "%s has no %s; expected keyd's keydwine.dll.so", path,   \
+                                   name);                                                             \
                         return FALSE;                                                                 \
                 }                                                                                     \
         } while (0)

@@ -42,8 +42,8 @@ static BOOL patch_slot(void **slot, void *hook, void **original) {
         DWORD old;
 
         if (!VirtualProtect(slot, sizeof(*slot), PAGE_READWRITE, &old)) {
-                bridge_log("VirtualProtect of Wine's vtable failed (error %lu): no video interfaces",
-                           (unsigned long) GetLastError());
+                bridge_log(HRESULT_FROM_WIN32(GetLastError()), "VirtualProtect of Wine's d3d11 vtable failed; "
+                           "expected to patch its QueryInterface. No video interfaces.");
                 return FALSE;
         }
         *original = *slot;

@@ -76,9 +76,9 @@ UINT texture_byte_size(ID3D11Texture2D *texture) {
 
 static HRESULT known_format(const char *what, const D3D11_TEXTURE2D_DESC *desc) {
         if (bytes_per_pixel(desc->Format) == 0) {
-                bridge_log("%s: 0x%08lX: DXGI format %u is not one the keyd bridge maps to bytes; expected an "
-                           "uncompressed format such as DXGI_FORMAT_R8G8B8A8_UNORM or DXGI_FORMAT_R8_UINT",
-                           what, (unsigned long) E_INVALIDARG, (unsigned) desc->Format);
+                bridge_log(E_INVALIDARG, "%s: DXGI format %u is not one the keyd bridge maps to bytes; expected "
+                           "an uncompressed format such as DXGI_FORMAT_R8G8B8A8_UNORM or DXGI_FORMAT_R8_UINT",
+                           what, (unsigned) desc->Format);
                 return E_INVALIDARG;
         }
         return S_OK;
@@ -152,7 +152,8 @@ HRESULT texture_read_bytes(ID3D11Texture2D *texture, BYTE **ret, UINT *ret_size)
                                row);
                 ID3D11DeviceContext_Unmap(context, (ID3D11Resource *) copy, 0);
         } else
-                bridge_log("DecryptionBlt: 0x%08lX: cannot read pSrcSurface's bytes", (unsigned long) hr);
+                bridge_log(hr, "DecryptionBlt: cannot read pSrcSurface's bytes; expected a texture the "
+                           "device can copy to a staging texture and map");
         if (copy)
                 ID3D11Texture2D_Release(copy);
         ID3D11DeviceContext_Release(context);
@@ -186,7 +187,8 @@ HRESULT texture_write_bytes(ID3D11Texture2D *texture, const BYTE *data, UINT siz
                                        row);
                         ID3D11DeviceContext_Unmap(context, (ID3D11Resource *) texture, 0);
                 } else
-                        bridge_log("EncryptionBlt: 0x%08lX: cannot map pDstSurface for writing", (unsigned long) hr);
+                        bridge_log(hr, "EncryptionBlt: cannot map pDstSurface for writing; expected a "
+                                   "staging texture that is not mapped");
         } else
                 ID3D11DeviceContext_UpdateSubresource(context, (ID3D11Resource *) texture, 0, NULL, data, row, 0);
         ID3D11DeviceContext_Release(context);
@@ -301,7 +303,7 @@ HRESULT protected_surface_get(ID3D11CryptoSession *session, ID3D11Texture2D *tex
                 *ret_surface = link->surface;
                 *ret_size = link->size;
         } else
-                bridge_log("0x%08lX: cannot attach the keyd surface to the texture", (unsigned long) hr);
+                bridge_log(hr, "SetPrivateDataInterface: cannot attach the keyd surface to the texture");
         IUnknown_Release(&link->iface);
         return hr;
 }

@@ -64,8 +64,8 @@ static keyd_crypto_session *session_of(const char *method, ID3D11CryptoSession *
         keyd_crypto_session *s = crypto_session_keyd(session);
 
         if (!s)
-                bridge_log("%s: 0x%08lX: pCryptoSession is %s, expected a session from "
-                           "ID3D11VideoDevice::CreateCryptoSession", method, (unsigned long) E_INVALIDARG,
+                bridge_log(E_INVALIDARG, "%s: pCryptoSession is %s, expected a session from "
+                           "ID3D11VideoDevice::CreateCryptoSession", method,
                            session ? "not a keyd crypto session" : "NULL");
         return s;
 }
@@ -125,7 +125,7 @@ static void STDMETHODCALLTYPE vc_decryption_blt(ID3D11VideoContext *iface, ID3D1
         if (!s)
                 return;
         if (!src || !dst) {
-                bridge_log("%s: 0x%08lX: %s is NULL, expected a texture", method, (unsigned long) E_INVALIDARG,
+                bridge_log(E_INVALIDARG, "%s: %s is NULL, expected a texture", method,
                            !src ? "pSrcSurface" : "pDstSurface");
                 return;
         }
@@ -155,7 +155,7 @@ static void STDMETHODCALLTYPE vc_encryption_blt(ID3D11VideoContext *iface, ID3D1
         if (!s)
                 return;
         if (!src || !dst) {
-                bridge_log("%s: 0x%08lX: %s is NULL, expected a texture", method, (unsigned long) E_INVALIDARG,
+                bridge_log(E_INVALIDARG, "%s: %s is NULL, expected a texture", method,
                            !src ? "pSrcSurface" : "pDstSurface");
                 return;
         }
@@ -164,14 +164,13 @@ static void STDMETHODCALLTYPE vc_encryption_blt(ID3D11VideoContext *iface, ID3D1
                 return;
         dst_size = texture_byte_size(dst);
         if (dst_size < surface_size) {
-                bridge_log("%s: 0x%08lX: pDstSurface holds %u bytes, the protected surface %u: expected a "
-                           "destination at least as large", method, (unsigned long) E_INVALIDARG, dst_size,
-                           surface_size);
+                bridge_log(E_INVALIDARG, "%s: pDstSurface holds %u bytes, the protected surface %u: expected a "
+                           "destination at least as large", method, dst_size, surface_size);
                 return;
         }
         data = calloc(1, dst_size);
         if (!data) {
-                bridge_log("%s: 0x%08lX: no memory for %u bytes", method, (unsigned long) E_OUTOFMEMORY, dst_size);
+                bridge_log(E_OUTOFMEMORY, "%s: no memory for %u bytes", method, dst_size);
                 return;
         }
         hr = keydwine()->encryption_blt(s, surface, iv_size, iv, surface_size, data);
