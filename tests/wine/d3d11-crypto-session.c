@@ -402,6 +402,31 @@ int main(void) {
         hr = ID3D11VideoContext_NegotiateCryptoSessionKeyExchange(video, session, 256, exchange);
         check_hr(hr, S_OK, "NegotiateCryptoSessionKeyExchange(the wrapped session key)");
 
+        /* ---- bad input to the void data-path methods: no HRESULT to check,
+         * but no crash, a message on stderr, and the session still works
+         * (the round trips below) ---- */
+        {
+                ID3D11Texture2D *t = texture(device, D3D11_USAGE_DEFAULT, 0, D3D11_BIND_SHADER_RESOURCE, NULL);
+                ID3D11Texture2D *small = NULL;
+                D3D11_TEXTURE2D_DESC desc = {
+                        .Width = 4, .Height = 4, .MipLevels = 1, .ArraySize = 1,
+                        .Format = DXGI_FORMAT_R8G8B8A8_UNORM, .SampleDesc = { 1, 0 },
+                        .Usage = D3D11_USAGE_STAGING, .CPUAccessFlags = D3D11_CPU_ACCESS_READ | D3D11_CPU_ACCESS_WRITE,
+                };
+                BYTE iv[16] = { 0 };
+
+                ID3D11VideoContext_DecryptionBlt(video, NULL, t, t, NULL, 0, NULL, sizeof(iv), iv);
+                ID3D11VideoContext_DecryptionBlt(video, session, NULL, t, NULL, 0, NULL, sizeof(iv), iv);
+                ID3D11VideoContext_DecryptionBlt(video, session, t, t, NULL, 0, NULL, 8, iv);
+                hr = ID3D11Device_CreateTexture2D(device, &desc, NULL, &small);
+                if (SUCCEEDED(hr)) {
+                        ID3D11VideoContext_EncryptionBlt(video, session, t, small, sizeof(iv), iv);
+                        ID3D11Texture2D_Release(small);
+                }
+                ID3D11Texture2D_Release(t);
+                check(TRUE, "bad DecryptionBlt/EncryptionBlt arguments did not crash the program");
+        }
+
         /* ---- the protected data path ---- */
         round_trip(device, context, video, session, session_key, NULL, NULL, "session key");
         random_bytes(content_key, sizeof(content_key));

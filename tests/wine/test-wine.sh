@@ -144,6 +144,14 @@ cat "$tmp/program.log"
 [[ $status -eq 0 ]] || fail "the Windows program exited with $status"
 grep -q '^PASS: 0 check(s) failed' "$tmp/program.log" || fail "the program did not report PASS"
 ok "the Windows program passed every check under Wine"
+for message in \
+        "0x80070057: DecryptionBlt: pCryptoSession is NULL, expected a session" \
+        "0x80070057: DecryptionBlt: pSrcSurface is NULL, expected a texture" \
+        "0x80070057: DecryptionBlt: IVSize is 8 bytes; a D3D11_AES_CTR_IV is 16" \
+        "0x80070057: EncryptionBlt: pDstSurface holds 64 bytes, the protected surface 256"; do
+        grep -qF "keyd-d3d11: $message" "$tmp/program.log" || fail "no message '$message' from the proxy"
+done
+ok "the proxy said what was wrong with each bad DecryptionBlt / EncryptionBlt"
 
 # ---- what keyd saw ----
 for ((i = 0; i < 100; i++)); do
@@ -157,8 +165,10 @@ grep -q "Session $id: key exchange succeeded" "$tmp/keyd.log" ||
         fail "keyd did not log a successful key exchange for session $id"
 ok "keyd saw session $id (key exchange ${session#* }) and its successful negotiation"
 surfaces=$(grep -c "Session $id: surface .* created" "$tmp/keyd.log" || true)
-[[ $surfaces -eq 4 ]] || fail "keyd logged $surfaces surface(s) for session $id, expected 4 (one per DecryptionBlt texture)"
-ok "keyd created the four protected surfaces the DecryptionBlt textures stand for"
+# One per protected texture: four round trips, and the one of the bad
+# DecryptionBlt whose IV keyd refused (the texture had its surface by then).
+[[ $surfaces -eq 5 ]] || fail "keyd logged $surfaces surface(s) for session $id, expected 5 (one per protected texture)"
+ok "keyd created the five protected surfaces the textures stand for"
 grep -q "Session $id: session key refreshed" "$tmp/keyd.log" ||
         fail "keyd did not log the session key refresh of session $id"
 ok "keyd refreshed session $id's key"

@@ -29,8 +29,13 @@ void bridge_log(HRESULT hr, const char *format, ...) {
 
 void bridge_log_failure(const char *method, HRESULT hr) {
         const keydwine_api *kw = keydwine();
+        const char *message = kw ? kw->last_error_message() : "";
 
-        bridge_log(hr, "%s: %s", method, kw ? kw->last_error_message() : "");
+        /* libkeyd's sentence already begins with the method's name. */
+        if (*message)
+                bridge_log(hr, "%s", message);
+        else
+                bridge_log(hr, "%s failed", method);
 }
 
 /* The Unix path as a Windows path, through Wine's own mapping (kernel32
