@@ -39,6 +39,10 @@ expected=(
 if [[ -n ${KEYD_BASHCOMPLETIONDIR:-} ]]; then
         expected+=("$KEYD_BASHCOMPLETIONDIR/keydctl")
 fi
+# The Direct3D 11 bridge for Wine, when meson built it (-Dwine).
+if [[ -n ${KEYD_WINE_DIR:-} ]]; then
+        expected+=("$KEYD_WINE_DIR/d3d11.dll" "$KEYD_WINE_DIR/keydwine.dll.so")
+fi
 
 # ---- file by file: nothing missing, nothing extra ----
 (cd "$dest" && find . \( -type f -o -type l \) -printf '/%P\n' | sort) >"$tmp/got"
