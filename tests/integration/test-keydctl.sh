@@ -47,7 +47,8 @@ d = json.loads(sys.stdin.read())
 for e in sys.argv[1:]:
     if not eval(e):
         sys.exit("failed: " + e)
-' "$@" <<<"$out" || fail "$what: not valid JSON or a check failed: $out"        ok "$what"
+' "$@" <<<"$out" || fail "$what: not valid JSON or a check failed: $out"
+        ok "$what"
 }
 
 # ---- not reachable: three different reasons ----
