@@ -5,19 +5,11 @@
 # what it offers for the words of a command line: the commands and options
 # of keydctl's own --help, and values keydctl accepts.
 
-set -euo pipefail
+# The temporary directory, fail and ok of the service tests (no bus here).
+# shellcheck source=tests/service/lib.sh
+source "$(dirname "$0")/../service/lib.sh"
 
 : "${KEYDCTL_BINARY:?}" "${KEYD_BASH_COMPLETION:?}"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/keyd-completion-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-
-fail() {
-        echo "FAIL: $*" >&2
-        exit 1
-}
-ok() {
-        echo "ok: $*"
-}
 
 # shellcheck source=shell-completion/bash/keydctl
 source "$KEYD_BASH_COMPLETION"

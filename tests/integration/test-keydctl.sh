@@ -47,7 +47,8 @@ d = json.loads(sys.stdin.read())
 for e in sys.argv[1:]:
     if not eval(e):
         sys.exit("failed: " + e)
-' "$@" <<<"$out" || fail "$what: not valid JSON or a check failed: $out"        ok "$what"
+' "$@" <<<"$out" || fail "$what: not valid JSON or a check failed: $out"
+        ok "$what"
 }
 
 # ---- not reachable: three different reasons ----
@@ -69,15 +70,7 @@ expect_contains "system bus down: what to do" "$err" "the system bus is not runn
 
 # A bus with a service directory, without keyd's activation file yet.
 mkdir "$tmp/services"
-start_bus "  <type>system</type>
-  <auth>EXTERNAL</auth>
-  <servicedir>$tmp/services</servicedir>
-  <policy context=\"default\">
-    <allow user=\"*\"/>
-    <allow own=\"*\"/>
-    <allow send_destination=\"*\" eavesdrop=\"false\"/>
-    <allow receive_sender=\"*\"/>
-  </policy>"
+start_open_bus "  <servicedir>$tmp/services</servicedir>"
 reload_bus() {
         bctl call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus ReloadConfig >/dev/null ||
                 fail "dbus-daemon did not reload its configuration"

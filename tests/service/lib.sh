@@ -102,11 +102,13 @@ EOF
         fail "dbus-daemon did not start: $(cat "$tmp/bus.log")"
 }
 
-# A bus that lets everyone do everything, like the integration tests'.
+# start_open_bus [CONFIG_LINES]: a bus that lets everyone do everything,
+# like the integration tests', with CONFIG_LINES (a <servicedir>...) added.
 start_open_bus() {
-        start_bus '  <type>system</type>
+        start_bus "  <type>system</type>
   <auth>EXTERNAL</auth>
-  <policy context="default">
+${1:-}
+"'  <policy context="default">
     <allow user="*"/>
     <allow own="*"/>
     <allow send_destination="*" eavesdrop="false"/>

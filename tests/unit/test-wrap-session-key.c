@@ -289,6 +289,8 @@ START_TEST(test_garbage_certificates) {
         ck_assert_int_eq(keyd_wrap_session_key(rsa2048.der.data, 0, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key, KEY_SIZE,
                                                sizeof(ct), ct),
                          KEYD_E_INVALIDARG);
+        ck_assert_ptr_nonnull(strstr(keyd_last_error_message(),
+                                     "CertificateSize is 0; expected the size GetCertificate reported"));
 
         /* The real certificate, cut short at every tenth length. */
         for (uint32_t n = 1; n < rsa2048.der.size; n += 10)
@@ -413,6 +415,8 @@ START_TEST(test_data_size_bad_arguments) {
 
         ck_assert_int_eq(keyd_get_key_exchange_data_size(rsa2048.der.data, 0, &KEYD_KEY_EXCHANGE_RSAES_OAEP, &size),
                          KEYD_E_INVALIDARG);
+        ck_assert_ptr_nonnull(strstr(keyd_last_error_message(),
+                                     "CertificateSize is 0; expected the size GetCertificate reported"));
         ck_assert_uint_eq(size, 0);
 
         size = 1;
