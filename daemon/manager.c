@@ -6,6 +6,7 @@
 #include <linux/capability.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
@@ -61,6 +62,7 @@ Manager *manager_free(Manager *m) {
         readback_memfd_free_all(m);  /* after the clients: their memfds outlive them */
         sd_event_source_disable_unref(m->idle_timer);
         sd_event_source_disable_unref(m->idle_drain);
+        sd_bus_slot_unref(m->idle_release_slot);
 
         sd_bus_slot_unref(m->manager_vtable_slot);
         sd_bus_slot_unref(m->session_vtable_slot);
@@ -280,39 +282,101 @@ int manager_start(Manager *m) {
         return 0;
 }
 
-/* At most this many bus messages per turn of the event loop while draining
- * on the way out, so that a flood of calls cannot keep the loop from
- * answering the watchdog (sd_event pings it between turns). */
-#define IDLE_DRAIN_BATCH 64u
+/* How long one turn of the event loop may spend answering calls while
+ * draining on the way out. A time, not a count of messages: what one message
+ * costs depends on the CPU and on what else runs, and sd_event pings the
+ * watchdog only between turns, once a quarter of WatchdogSec= has passed. */
+#define IDLE_DRAIN_TURN_USEC (20 * 1000u)
 
-/* The name is given up: answer what is queued, a batch per turn, then
- * either go, or stay when one of those calls opened a session. */
+static uint64_t monotonic_usec(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static void idle_drain_stop(Manager *m) {
+        (void) sd_event_source_set_enabled(m->idle_drain, SD_EVENT_OFF);
+        m->idle_release_slot = sd_bus_slot_unref(m->idle_release_slot);
+}
+
+static int on_name_regained(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        if (e)
+                log_error("Failed to own %s again after a call opened a session on the way out: %s", KEYD_BUS_NAME,
+                          e->message ?: e->name);
+        return 0;
+}
+
+/* A call answered on the way out opened a session: stay, and take the name back.
+ * Asynchronously, for the reason on_idle gives. */
+static void idle_drain_abandon(Manager *m) {
+        int r;
+
+        idle_drain_stop(m);
+        r = sd_bus_request_name_async(m->bus, NULL, KEYD_BUS_NAME, 0, on_name_regained, m);
+        if (r < 0)
+                log_error_errno(r, "Failed to own %s again: %m", KEYD_BUS_NAME);
+}
+
+/* The name is given up: answer what is queued, for at most
+ * IDLE_DRAIN_TURN_USEC per turn of the loop, then either go (the reply to
+ * ReleaseName came and nothing is left), or stay when one of those calls
+ * opened a session. */
 static int on_idle_drain(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
-        int r = 1;
+        uint64_t start = monotonic_usec();
+        int r;
 
-        for (unsigned i = 0; i < IDLE_DRAIN_BATCH && m->sessions.count == 0; i++) {
+        for (;;) {
+                if (m->sessions.count > 0) {
+                        idle_drain_abandon(m);
+                        return 0;
+                }
                 r = sd_bus_process(m->bus, NULL);
-                if (r <= 0)
-                        break;
+                if (r < 0) {
+                        log_error_errno(r, "Failed to answer the calls queued before the idle exit: %m");
+                        break;  /* the bus is broken: go */
+                }
+                if (r == 0) {
+                        if (m->idle_name_released)
+                                break;  /* all answered */
+                        /* Nothing queued yet, and the reply to ReleaseName is still
+                         * on its way: its callback turns the drain on again. */
+                        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+                        return 0;
+                }
+                if (monotonic_usec() - start >= IDLE_DRAIN_TURN_USEC)
+                        return 0;  /* more queued: the loop comes round again (the source stays on) */
         }
-        if (r > 0 && m->sessions.count == 0)
-                return 0;  /* more queued: the loop comes round again (the source stays on) */
-
-        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
-
         if (m->sessions.count > 0) {
-                /* One of those calls opened a session: stay, and take the name back. */
-                r = sd_bus_request_name(m->bus, KEYD_BUS_NAME, 0);
-                if (r < 0)
-                        return log_error_errno(r, "Failed to own %s again: %m", KEYD_BUS_NAME);
+                idle_drain_abandon(m);
                 return 0;
         }
 
+        idle_drain_stop(m);
         log_info("No crypto session open for %" PRIu64 " s; exiting until the bus activates keyd again.",
                  m->config.exit_idle_usec / 1000000u);
         (void) sd_notify(false, "STOPPING=1");
         sd_event_exit(m->event, 0);
+        return 0;
+}
+
+static int on_name_released(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Manager *m = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        m->idle_release_slot = sd_bus_slot_unref(m->idle_release_slot);
+        if (e)
+                log_warning("Failed to release %s before exiting on idle: %s", KEYD_BUS_NAME, e->message ?: e->name);
+        /* Every call the bus routed to us came before this reply, so it is in
+         * our queue now: the drain may go once the queue is empty. */
+        m->idle_name_released = true;
+        if (sd_event_source_set_enabled(m->idle_drain, SD_EVENT_ON) < 0) {
+                log_error("Failed to drain the bus before exiting on idle.");
+                sd_event_exit(m->event, -EIO);
+        }
         return 0;
 }
 
@@ -325,11 +389,18 @@ static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
 
         /* Give up the name before going: a call made from now on makes the bus
          * activate keyd again instead of reaching one that is on its way out.
-         * Calls already routed to us came before the reply to ReleaseName, so
-         * they are in our queue: answer them first (on_idle_drain). */
-        r = sd_bus_release_name(m->bus, KEYD_BUS_NAME);
-        if (r < 0)
+         * Calls already routed to us come before the reply to ReleaseName:
+         * answer them first (on_idle_drain). Asynchronously: a synchronous
+         * call would read every queued call into memory, in this one turn of
+         * the loop, before it sees the reply, and a backlog of 150,000 calls
+         * kept keyd from pinging the watchdog for over a second that way. */
+        m->idle_release_slot = sd_bus_slot_unref(m->idle_release_slot);
+        m->idle_name_released = false;
+        r = sd_bus_release_name_async(m->bus, &m->idle_release_slot, KEYD_BUS_NAME, on_name_released, m);
+        if (r < 0) {
                 log_warning_errno(r, "Failed to release %s before exiting on idle: %m", KEYD_BUS_NAME);
+                m->idle_name_released = true;  /* no reply to wait for */
+        }
 
         if (!m->idle_drain) {
                 r = sd_event_add_defer(m->event, &m->idle_drain, on_idle_drain, m);
