@@ -200,13 +200,21 @@ static void make_bench_tmpdir(void) {
 }
 
 static const char *const *keyd_args(const BenchOptions *o) {
-        static char max_sessions[64];
-        static const char *args[2 + ELEMENTSOF(o->keyd_args)];
+        static char max_sessions[64], max_per_user[64], max_all[64];
+        static const char *args[4 + ELEMENTSOF(o->keyd_args)];
         size_t n = 0;
 
-        /* Section 5 holds all its sessions on one connection. */
-        snprintf(max_sessions, sizeof(max_sessions), "--max-sessions-per-client=%u", MAX(o->n_sessions, 256u));
+        /* Section 5 holds all its sessions on one connection, of one uid: the
+         * per-connection, per-user and overall caps must all let them in
+         * (keyd's defaults: 256, 4096 and 16384). */
+        snprintf(max_sessions, sizeof(max_sessions), "--max-sessions-per-client=%u",
+                 MAX(o->n_sessions, 256u));
+        snprintf(max_per_user, sizeof(max_per_user), "--max-sessions-per-user=%u",
+                 MAX(o->n_sessions, 4096u));
+        snprintf(max_all, sizeof(max_all), "--max-sessions=%u", MAX(o->n_sessions, 16384u));
         args[n++] = max_sessions;
+        args[n++] = max_per_user;
+        args[n++] = max_all;
         for (size_t i = 0; i < o->n_keyd_args; i++)
                 args[n++] = o->keyd_args[i];
         args[n] = NULL;
