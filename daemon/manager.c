@@ -90,6 +90,16 @@ static int on_bus_disconnected(sd_bus_message *message, void *userdata, sd_bus_e
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
 
+        if (m->idle_exiting) {
+                /* systemd stops a Type=dbus service as soon as it gives up its
+                 * bus name, so on the way out on idle this SIGTERM answers our
+                 * own ReleaseName. The calls routed to us before it are queued
+                 * here: answer them (on_idle_drain), then go. */
+                log_info("Received SIG%s while exiting on idle; answering the calls already queued first.",
+                         sigabbrev_np((int) si->ssi_signo));
+                m->stop_requested = true;
+                return 0;
+        }
         log_info("Received SIG%s; closing %zu session(s) and exiting.", sigabbrev_np((int) si->ssi_signo),
                  m->sessions.count);
         (void) sd_notify(false, "STOPPING=1");
@@ -315,6 +325,15 @@ static void idle_drain_abandon(Manager *m) {
         int r;
 
         idle_drain_stop(m);
+        m->idle_exiting = false;
+        if (m->stop_requested) {
+                /* SIGTERM came meanwhile: it still stands. */
+                log_info("Closing %zu session(s) and exiting, as asked by a signal while exiting on idle.",
+                         m->sessions.count);
+                (void) sd_notify(false, "STOPPING=1");
+                sd_event_exit(m->event, 0);
+                return;
+        }
         r = sd_bus_request_name_async(m->bus, NULL, KEYD_BUS_NAME, 0, on_name_regained, m);
         if (r < 0)
                 log_error_errno(r, "Failed to own %s again: %m", KEYD_BUS_NAME);
@@ -396,6 +415,7 @@ static int on_idle(sd_event_source *s, uint64_t usec, void *userdata) {
          * kept keyd from pinging the watchdog for over a second that way. */
         m->idle_release_slot = sd_bus_slot_unref(m->idle_release_slot);
         m->idle_name_released = false;
+        m->idle_exiting = true;
         r = sd_bus_release_name_async(m->bus, &m->idle_release_slot, KEYD_BUS_NAME, on_name_released, m);
         if (r < 0) {
                 log_warning_errno(r, "Failed to release %s before exiting on idle: %m", KEYD_BUS_NAME);

@@ -83,6 +83,8 @@ typedef struct Manager {
         sd_event_source *idle_drain;   /* on while answering the last calls before the idle exit */
         sd_bus_slot *idle_release_slot; /* the ReleaseName call of the idle exit, until its reply */
         bool idle_name_released;       /* that reply came: every call routed to us is queued */
+        bool idle_exiting;             /* from the idle timeout until the exit, or a session opened */
+        bool stop_requested;           /* SIGTERM came while idle_exiting: go once the queue is answered */
         bool ready;                    /* READY=1 sent: the name is ours */
         size_t announced_session_count; /* the SessionCount watchers last heard of */
 } Manager;

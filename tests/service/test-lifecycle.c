@@ -163,31 +163,19 @@ START_TEST(test_idle_exit_waits_for_sessions) {
 }
 END_TEST
 
-/* A flood of calls queued when the idle time is up: keyd answers them in
- * batches and keeps pinging the watchdog in between, then exits. */
+/* A flood of calls queued when the idle time is up: keyd answers them for at
+ * most 20 ms per turn of its loop, pinging the watchdog in between, then exits. */
 #define FLOOD_CALLS 150000u
 #define FLOOD_WATCHDOG_USEC (1000ULL * 1000ULL)
 
-START_TEST(test_idle_drain_keeps_watchdog) {
-        const char *args[] = { "--exit-idle-time=1", NULL };
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+/* Stop keyd (started with --exit-idle-time=1), queue calls to it, and let
+ * its idle time run out while it is stopped; keyd stays stopped. */
+static void flood_stopped_keyd(sd_bus *bus, unsigned calls) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         sd_bus_error error = SD_BUS_ERROR_NULL;
-        uint64_t last_ping, worst_gap = 0, start;
-        unsigned pings;
         const char *owner;
-        char buf[32];
-        pid_t pid;
-        int status = -1;
 
-        /* sd_event pings every half period at the latest. */
-        snprintf(buf, sizeof(buf), "%llu", FLOOD_WATCHDOG_USEC);
-        ck_assert_int_eq(setenv("WATCHDOG_USEC", buf, 1), 0);
-        start_bus_and_keyd(args);
-        pid = harness_keyd_pid();
-        ck_assert_int_eq(kill(pid, SIGSTOP), 0);
-
-        ck_assert_int_eq(harness_open_bus(&bus), 0);
+        ck_assert_int_eq(kill(harness_keyd_pid(), SIGSTOP), 0);
         ck_assert_int_ge(sd_bus_call_method(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                                             "org.freedesktop.DBus", "GetNameOwner", &error, &reply, "s",
                                             KEYD_BUS_NAME),
@@ -195,7 +183,7 @@ START_TEST(test_idle_drain_keeps_watchdog) {
         ck_assert_int_ge(sd_bus_message_read(reply, "s", &owner), 0);
 
         /* To keyd's unique name: these reach it even after it gave up the well-known one. */
-        for (unsigned i = 0; i < FLOOD_CALLS; i++) {
+        for (unsigned i = 0; i < calls; i++) {
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
 
                 ck_assert_int_ge(sd_bus_message_new_method_call(bus, &m, owner, KEYD_MANAGER_PATH,
@@ -209,6 +197,25 @@ START_TEST(test_idle_drain_keeps_watchdog) {
         }
         ck_assert_int_ge(sd_bus_flush(bus), 0);
         usleep(1500 * 1000);  /* the idle time is up while keyd is stopped */
+        sd_bus_error_free(&error);
+}
+
+START_TEST(test_idle_drain_keeps_watchdog) {
+        const char *args[] = { "--exit-idle-time=1", NULL };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        uint64_t last_ping, worst_gap = 0, start;
+        unsigned pings;
+        char buf[32];
+        pid_t pid;
+        int status = -1;
+
+        /* sd_event pings every half period at the latest. */
+        snprintf(buf, sizeof(buf), "%llu", FLOOD_WATCHDOG_USEC);
+        ck_assert_int_eq(setenv("WATCHDOG_USEC", buf, 1), 0);
+        start_bus_and_keyd(args);
+        pid = harness_keyd_pid();
+        ck_assert_int_eq(harness_open_bus(&bus), 0);
+        flood_stopped_keyd(bus, FLOOD_CALLS);
 
         pings = harness_count_notify("WATCHDOG=1");
         ck_assert_int_eq(kill(pid, SIGCONT), 0);
@@ -234,7 +241,45 @@ START_TEST(test_idle_drain_keeps_watchdog) {
                       "keyd went %" PRIu64 " ms without a watchdog ping (WatchdogSec= %llu ms) while it answered "
                       "%u calls before the idle exit",
                       worst_gap / 1000, FLOOD_WATCHDOG_USEC / 1000, FLOOD_CALLS);
-        sd_bus_error_free(&error);
+}
+END_TEST
+
+/* Under systemd (Type=dbus), giving up the bus name on idle makes systemd
+ * send SIGTERM at once. keyd must still answer the calls queued before it
+ * gave up the name, and leave by its idle exit. */
+#define SIGTERM_FLOOD_CALLS 50000u
+
+START_TEST(test_sigterm_during_idle_drain) {
+        const char *args[] = { "--exit-idle-time=1", NULL };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *log = NULL;
+        unsigned pings;
+        pid_t pid;
+        int status;
+
+        /* Pings let the test see the loop's first turn after SIGCONT. */
+        ck_assert_int_eq(setenv("WATCHDOG_USEC", "1000000", 1), 0);
+        start_bus_and_keyd(args);
+        (void) unsetenv("WATCHDOG_USEC");
+        pid = harness_keyd_pid();
+        ck_assert_int_eq(harness_open_bus(&bus), 0);
+        flood_stopped_keyd(bus, SIGTERM_FLOOD_CALLS);
+
+        /* The first turn pings (keyd was stopped for over a quarter period)
+         * and dispatches the idle timer, due before any signal sent now. */
+        pings = harness_count_notify("WATCHDOG=1");
+        ck_assert_int_eq(kill(pid, SIGCONT), 0);
+        while (harness_count_notify("WATCHDOG=1") == pings)
+                usleep(1000);
+        ck_assert_int_eq(kill(pid, SIGTERM), 0);
+
+        status = harness_wait_keyd_exit(60 * USEC_PER_SEC);
+        log = harness_keyd_log();
+        ck_assert_msg(status == 0, "keyd did not exit cleanly (%d); log:\n%s", status, log);
+        ck_assert_msg(str_contains(log, "No crypto session open for 1 s"),
+                      "keyd left before it answered the calls queued before its idle exit; log:\n%s", log);
+        ck_assert_msg(str_contains(log, "Received SIGTERM while exiting on idle"),
+                      "the SIGTERM did not come during the drain of %u calls; log:\n%s", SIGTERM_FLOOD_CALLS, log);
 }
 END_TEST
 
@@ -479,6 +524,7 @@ static Suite *lifecycle_suite(void) {
         tcase_add_test(tc, test_idle_exit_without_sessions);
         tcase_add_test(tc, test_idle_exit_waits_for_sessions);
         tcase_add_test(tc, test_idle_drain_keeps_watchdog);
+        tcase_add_test(tc, test_sigterm_during_idle_drain);
         tcase_add_test(tc, test_no_idle_exit_by_default);
         tcase_add_test(tc, test_exit_idle_time_rejects_garbage);
         suite_add_tcase(s, tc);
