@@ -1908,45 +1908,6 @@ START_TEST(test_readback_destination_refused) {
 }
 END_TEST
 
-/* Issue 18, item 3: hugetlbfs has no SEEK_HOLE, so a hugetlbfs memfd always
- * "has no holes". keyd takes tmpfs memfds only, for DecryptionBltFd and
- * EncryptionBltToFd. An MFD_HUGETLB memfd can be made (and sealed) even
- * where no huge page is configured; it then stays empty, which is enough to
- * see which check refuses it. test-memfd-hugetlb tries one with pages. */
-START_TEST(test_hugetlb_memfd_refused) {
-        sd_bus_error error = SD_BUS_ERROR_NULL;
-        sd_bus_message *reply = NULL;
-        RawSession rs;
-        uint8_t iv[IV_SIZE] = {};
-        uint32_t surface;
-        int fd, r;
-
-        fd = memfd_create("test-hugetlb", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB);
-        if (fd < 0) {
-                /* Check has no skip: say so loudly; test-memfd-hugetlb skips properly. */
-                fprintf(stderr, "SKIP: memfd_create(MFD_HUGETLB) fails here (%m); hugetlbfs refusal not tried\n");
-                return;
-        }
-        (void) fcntl(fd, F_ADD_SEALS, ALL_SEALS);
-
-        raw_session_open(&rs, RSAES_OAEP, true);
-        surface = raw_create_surface(&rs, 4096);
-        r = raw_decryption_blt_fd(&rs, surface, fd, iv, &error);
-        expect_error(r, &error, "DecryptionBltFd with a hugetlbfs memfd", ERROR_INVALID_ARG, "0x80070057:",
-                     "hugetlbfs");
-        close(fd);
-
-        fd = memfd_create("test-hugetlb", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB);
-        ck_assert_int_ge(fd, 0);
-        (void) fcntl(fd, F_ADD_SEALS, DESTINATION_SEALS);
-        r = raw_encryption_blt(rs.bus, rs.path, surface, fd, &error, &reply);
-        expect_error(r, &error, "EncryptionBltToFd into a hugetlbfs memfd", ERROR_INVALID_ARG, "0x80070057:",
-                     "hugetlbfs");
-        close(fd);
-        raw_session_close(&rs);
-}
-END_TEST
-
 /* Issue 18, item 1: the read-back pages are the caller's. The destination
  * is the caller's own file (same inode), and once keyd has answered it holds
  * no descriptor and no mapping of it: nothing of a read-back is keyd's to pay
@@ -2068,7 +2029,6 @@ static Suite *data_path_suite(void) {
         tcase_add_test(tc, test_readback_iv_sequence_and_new_keys);
         tcase_add_test(tc, test_readback_raw);
         tcase_add_test(tc, test_readback_destination_refused);
-        tcase_add_test(tc, test_hugetlb_memfd_refused);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("readback-quota");
