@@ -17,7 +17,6 @@
 #include "manager.h"
 #include "secure-memory.h"
 #include "session/client.h"
-#include "session/readback-memfd.h"
 #include "test-hooks.h"
 
 int manager_new(const ManagerConfig *config, Manager **ret) {
@@ -28,7 +27,6 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (!m)
                 return -ENOMEM;
         m->config = *config;
-        m->readback_inotify_fd = -1;
         m->config.state_dir = strdup(config->state_dir);
         if (!m->config.state_dir) {
                 free(m);
@@ -59,7 +57,6 @@ Manager *manager_free(Manager *m) {
          * their jobs complete (as cancelled) while the sessions still exist. */
         m->workers = worker_pool_free(m->workers);
         client_free_all(m);
-        readback_memfd_free_all(m);  /* after the clients: their memfds outlive them */
         sd_event_source_disable_unref(m->idle_timer);
         sd_event_source_disable_unref(m->idle_drain);
         sd_bus_slot_unref(m->idle_release_slot);
