@@ -4,6 +4,11 @@
  * ID3D11CryptoSession: one keyd session (libkeyd's keyd_crypto_session),
  * closed in keyd by the last Release. Private data is not kept
  * (SetPrivateData*: E_NOTIMPL, GetPrivateData: DXGI_ERROR_NOT_FOUND).
+ *
+ * D3D11's DecryptionBlt, EncryptionBlt, StartSessionKeyRefresh and
+ * FinishSessionKeyRefresh return nothing. The first of them to fail on a
+ * session is kept here, and the session's next CheckCryptoSessionStatus
+ * returns its HRESULT (docs/wine-bridge.md, "Failures of the void calls").
  */
 
 #include <stdlib.h>
@@ -17,6 +22,8 @@ typedef struct crypto_session {
         keyd_crypto_session *keyd;
         GUID crypto_type;
         GUID decoder_profile; /* GUID_NULL for none */
+        LONG failure;          /* HRESULT of the first failed void call not yet reported, or S_OK */
+        const char *failed_method;
 } crypto_session;
 
 static const ID3D11CryptoSessionVtbl vtbl;
@@ -29,6 +36,35 @@ keyd_crypto_session *crypto_session_keyd(ID3D11CryptoSession *iface) {
         if (!iface || iface->lpVtbl != &vtbl)
                 return NULL;
         return impl(iface)->keyd;
+}
+
+void crypto_session_record_failure(ID3D11CryptoSession *iface, const char *method, HRESULT hr) {
+        crypto_session *cs;
+
+        if (!crypto_session_keyd(iface) || SUCCEEDED(hr))
+                return;
+        cs = impl(iface);
+        /* The first failure wins; its method is written before the HRESULT
+         * becomes visible to a concurrent take. */
+        if (InterlockedCompareExchange(&cs->failure, S_OK, S_OK) == S_OK) {
+                cs->failed_method = method;
+                MemoryBarrier();
+                InterlockedCompareExchange(&cs->failure, hr, S_OK);
+        }
+}
+
+HRESULT crypto_session_take_failure(ID3D11CryptoSession *iface, const char **method) {
+        crypto_session *cs;
+        HRESULT hr;
+
+        *method = NULL;
+        if (!crypto_session_keyd(iface))
+                return S_OK;
+        cs = impl(iface);
+        hr = InterlockedExchange(&cs->failure, S_OK);
+        if (FAILED(hr))
+                *method = cs->failed_method;
+        return hr;
 }
 
 static HRESULT STDMETHODCALLTYPE cs_query_interface(ID3D11CryptoSession *iface, REFIID riid, void **out) {
