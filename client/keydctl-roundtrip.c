@@ -3,8 +3,9 @@
 /* keydctl roundtrip: prove end to end that keyd holds the key we wrapped.
  * We encrypt a random buffer here (AES-128-CTR, with the partial-encryption
  * pattern, under the session key or a content key), DecryptionBlt it into a
- * surface, read the surface back with EncryptionBlt, unwrap the read-back
- * key and decrypt: the bytes must be the ones we started with. The plaintext
+ * surface, ask for a read-back key (GetEncryptionBltKey makes a new one),
+ * read the surface back with EncryptionBlt under the IV keyd chooses, unwrap
+ * the read-back key and decrypt: the bytes must be the ones we started with. The plaintext
  * never crosses the bus. Keys live in locked memory and are never printed. */
 
 #include <gnutls/crypto.h>
@@ -157,7 +158,6 @@ static int roundtrip(keyd_crypto_session *session, const Roundtrip *rt) {
         if (random_fill(keys->session_key, KEY_SIZE, GNUTLS_RND_KEY, "a session key") < 0 ||
             random_fill(keys->content_key, KEY_SIZE, GNUTLS_RND_KEY, "a content key") < 0 ||
             random_fill(decrypt_iv, sizeof(decrypt_iv), GNUTLS_RND_NONCE, "an IV") < 0 ||
-            random_fill(encrypt_iv, sizeof(encrypt_iv), GNUTLS_RND_NONCE, "an IV") < 0 ||
             random_fill(plaintext, rt->size, GNUTLS_RND_NONCE, "the test data") < 0)
                 return -KEYDCTL_EXIT_FAILURE;
 
@@ -191,20 +191,26 @@ static int roundtrip(keyd_crypto_session *session, const Roundtrip *rt) {
                 return keydctl_fail(hr, "DecryptionBlt failed");
         print_rate(rt->size > KEYD_BLT_MEMFD_THRESHOLD ? "DecryptionBlt (memfd):" : "DecryptionBlt:", rt->size, t);
 
-        t = now_sec();
-        hr = keyd_encryption_blt(session, surface, sizeof(encrypt_iv), encrypt_iv, rt->size, readback);
-        t = now_sec() - t;
-        if (KEYD_FAILED(hr))
-                return keydctl_fail(hr, "EncryptionBlt failed");
-        print_rate(rt->size > KEYD_BLT_MEMFD_THRESHOLD ? "EncryptionBlt (memfd):" : "EncryptionBlt:", rt->size, t);
-
-        /* K_blt comes wrapped as AES-128-ECB(session key, K_blt). */
+        /* K_blt comes wrapped as AES-128-ECB(session key, K_blt). Each call
+         * makes a new one, and EncryptionBlt uses the newest: ask first. */
         hr = keyd_get_encryption_blt_key(session, KEY_SIZE, keys->wrapped_blt_key);
         if (KEYD_FAILED(hr))
                 return keydctl_fail(hr, "GetEncryptionBltKey failed");
         aes128_set_decrypt_key(&keys->ecb, keys->session_key);
         aes128_decrypt(&keys->ecb, KEY_SIZE, keys->blt_key, keys->wrapped_blt_key);
         printf("%-22s unwrapped with the session key\n", "Read-back key:");
+
+        t = now_sec();
+        hr = keyd_encryption_blt(session, surface, sizeof(encrypt_iv), encrypt_iv, rt->size, readback);
+        t = now_sec() - t;
+        if (KEYD_FAILED(hr))
+                return keydctl_fail(hr, "EncryptionBlt failed");
+        print_rate(rt->size > KEYD_BLT_MEMFD_THRESHOLD ? "EncryptionBlt (memfd):" : "EncryptionBlt:", rt->size, t);
+        /* The IV is keyd's (D3D11: the driver generates it); not a secret. */
+        printf("%-22s ", "Read-back IV:");
+        for (size_t i = 0; i < sizeof(encrypt_iv); i++)
+                printf("%02x", encrypt_iv[i]);
+        printf(" (chosen by keyd)\n");
 
         aes_ctr_init(&keys->ctr, keys->blt_key, encrypt_iv);
         aes_ctr_xor(&keys->ctr, readback, readback, rt->size);

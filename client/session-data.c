@@ -3,8 +3,10 @@
 /* The protected data path of a crypto session: key refresh, the read-back
  * key, surfaces, DecryptionBlt and EncryptionBlt (contract sections 4 and 7).
  * Blt data up to KEYD_BLT_MEMFD_THRESHOLD travels inside the message as
- * "ay"; above it, it goes through a sealed memfd ("h"), so that a frame
- * does not pass through dbus-daemon twice. */
+ * "ay"; above it, it goes through a memfd ("h"), so that a frame does not
+ * pass through dbus-daemon twice: a sealed one keyd reads (DecryptionBltFd),
+ * or one we make and fill for keyd to write the read-back into
+ * (EncryptionBltToFd), whose pages are ours, not keyd's. */
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -18,6 +20,7 @@
 #define AES_BLOCK_SIZE 16U
 #define D3D11_AES_CTR_IV_SIZE 16U
 #define REQUIRED_SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
+#define DESTINATION_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
 
 /* ---- key refresh and the read-back key ---- */
 
@@ -203,35 +206,32 @@ static int memfd_new_sealed(const void *data, size_t size) {
         return TAKE_FD(fd);
 }
 
-/* Read exactly size bytes of the memfd keyd returned into out. */
-static HRESULT memfd_read_result(int fd, void *out, size_t size, uint32_t surface, const char *method) {
-        struct stat st;
-        size_t done = 0;
-        int seals;
+/* A memfd of size bytes for keyd to write a read-back into: every page
+ * written (so allocated, and charged to us) and sealed against shrinking
+ * and growing, as EncryptionBltToFd requires; *ret_map maps it for reading
+ * the result. Returns the fd or a negative errno. */
+static int memfd_new_destination(size_t size, void **ret_map) {
+        _cleanup_(closep) int fd = -1;
+        void *p;
 
-        if (fstat(fd, &st) < 0)
-                return keyd_set_last_error(KEYD_E_FAIL, "%s: cannot stat the memfd keyd returned: %m", method);
-        seals = fcntl(fd, F_GET_SEALS);
-        if (!S_ISREG(st.st_mode) || seals < 0 || (seals & REQUIRED_SEALS) != REQUIRED_SEALS)
-                return keyd_set_last_error(KEYD_E_FAIL,
-                                           "%s: keyd returned a file that is not a sealed memfd; the contract "
-                                           "says it is",
-                                           method);
-        if ((uint64_t) st.st_size != size)
-                return keyd_set_last_error(KEYD_E_INVALIDARG,
-                                           "%s: DataSize is %zu bytes; surface %" PRIu32 " is %jd bytes", method,
-                                           size, surface, (intmax_t) st.st_size);
-
-        while (done < size) {
-                ssize_t k = pread(fd, (uint8_t *) out + done, size - done, (off_t) done);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        return keyd_set_last_error(KEYD_E_FAIL, "%s: cannot read the memfd keyd returned: %s",
-                                                   method, k < 0 ? strerror(errno) : "it ended early");
-                done += (size_t) k;
+        fd = memfd_create("keyd-encryption-blt", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return -errno;
+        if (ftruncate(fd, (off_t) size) < 0)
+                return -errno;
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+                return -errno;
+        /* keyd refuses holes: writing to one would allocate a page that keyd
+         * pays for. ftruncate() and fallocate() leave holes; writing does not. */
+        memset(p, 0, size);
+        if (fcntl(fd, F_ADD_SEALS, DESTINATION_SEALS) < 0) {
+                int r = -errno;
+                munmap(p, size);
+                return r;
         }
-        return KEYD_S_OK;
+        *ret_map = p;
+        return TAKE_FD(fd);
 }
 
 /* ---- DecryptionBlt ---- */
@@ -320,19 +320,68 @@ _public_ HRESULT keyd_decryption_blt(keyd_crypto_session *session,
 
 /* ---- EncryptionBlt ---- */
 
+/* The IV keyd chose, "ay iv" of the reply, into pIV. */
+static HRESULT read_reply_iv(sd_bus_message *reply, void *pIV, const char *method) {
+        const void *iv;
+        size_t n;
+        int r;
+
+        r = sd_bus_message_read_array(reply, 'y', &iv, &n);
+        if (r < 0)
+                return keyd_fail_reply(method, r);
+        if (n != D3D11_AES_CTR_IV_SIZE)
+                return keyd_set_last_error(KEYD_E_FAIL,
+                                           "%s: keyd answered an IV of %zu bytes; the contract says %u", method, n,
+                                           D3D11_AES_CTR_IV_SIZE);
+        memcpy(pIV, iv, n);
+        return KEYD_S_OK;
+}
+
+/* EncryptionBltToFd into a memfd of ours, then its bytes into pData. */
+static HRESULT encryption_blt_to_fd(keyd_crypto_session *s, uint32_t Surface, void *pIV, uint32_t DataSize,
+                                    void *pData) {
+        static const char method[] = "EncryptionBlt";
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(closep) int fd = -1;
+        void *map = NULL;
+        HRESULT hr;
+        int r;
+
+        fd = memfd_new_destination(DataSize, &map);
+        if (fd < 0)
+                return keyd_set_last_error(fd == -ENOMEM ? KEYD_E_OUTOFMEMORY : KEYD_E_FAIL,
+                                           "%s: cannot make a %" PRIu32 "-byte memfd for the result: %s", method,
+                                           DataSize, strerror(-fd));
+
+        r = keyd_session_new_call(s, &m, "EncryptionBltToFd");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "uh", Surface, fd);
+        if (r < 0) {
+                munmap(map, DataSize);
+                return keyd_fail_call(KEYD_CALL_SESSION, r, NULL, method);
+        }
+        hr = keyd_session_send(s, m, &reply, method);
+        if (KEYD_SUCCEEDED(hr))
+                hr = read_reply_iv(reply, pIV, method);
+        if (KEYD_SUCCEEDED(hr))
+                memcpy(pData, map, DataSize);
+        munmap(map, DataSize);
+        return hr;
+}
+
 _public_ HRESULT keyd_encryption_blt(keyd_crypto_session *session,
                                      uint32_t Surface,
                                      uint32_t IVSize,
-                                     const void *pIV,
+                                     void *pIV,
                                      uint32_t DataSize,
                                      void *pData) {
         static const char method[] = "EncryptionBlt";
+        uint8_t iv[D3D11_AES_CTR_IV_SIZE];
         const void *data;
         int64_t known_size;
-        bool via_memfd;
         size_t n;
         HRESULT hr;
-        int fd, r;
+        int r;
 
         keyd_clear_last_error();
         if (!session)
@@ -350,8 +399,9 @@ _public_ HRESULT keyd_encryption_blt(keyd_crypto_session *session,
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
 
         /* For a surface we made we know its size: refuse a wrong DataSize
-         * before keyd encrypts the whole surface for nothing. For others,
-         * DataSize picks the transport and the answer is checked. */
+         * before keyd encrypts the whole surface for nothing (and spends an
+         * IV). For others, DataSize picks the transport and the answer is
+         * checked. */
         known_size = surface_size(session, Surface);
         if (known_size >= 0 && known_size != DataSize)
                 return keyd_set_last_error(KEYD_E_INVALIDARG,
@@ -361,25 +411,17 @@ _public_ HRESULT keyd_encryption_blt(keyd_crypto_session *session,
         hr = check_transport(session, DataSize, method);
         if (KEYD_FAILED(hr))
                 return hr;
-        via_memfd = use_memfd(session, DataSize);
+        if (use_memfd(session, DataSize))
+                return encryption_blt_to_fd(session, Surface, pIV, DataSize, pData);
 
-        r = keyd_session_new_call(session, &m, via_memfd ? "EncryptionBltFd" : method);
+        r = keyd_session_new_call(session, &m, method);
         if (r >= 0)
                 r = sd_bus_message_append(m, "u", Surface);
-        if (r >= 0)
-                r = sd_bus_message_append_array(m, 'y', pIV, IVSize);
         if (r < 0)
                 return keyd_fail_call(KEYD_CALL_SESSION, r, NULL, method);
         hr = keyd_session_send(session, m, &reply, method);
         if (KEYD_FAILED(hr))
                 return hr;
-
-        if (via_memfd) {
-                hr = keyd_reply_read(reply, method, "h", &fd);
-                if (KEYD_FAILED(hr))
-                        return hr;
-                return memfd_read_result(fd, pData, DataSize, Surface, method);
-        }
 
         r = sd_bus_message_read_array(reply, 'y', &data, &n);
         if (r < 0)
@@ -388,7 +430,13 @@ _public_ HRESULT keyd_encryption_blt(keyd_crypto_session *session,
                 return keyd_set_last_error(KEYD_E_INVALIDARG,
                                            "%s: DataSize is %" PRIu32 " bytes; surface %" PRIu32 " is %zu bytes",
                                            method, DataSize, Surface, n);
+        /* The IV into a buffer of ours first: pIV and pData stay as they were
+         * unless the whole answer is good. */
+        hr = read_reply_iv(reply, iv, method);
+        if (KEYD_FAILED(hr))
+                return hr;
         if (n > 0)
                 memcpy(pData, data, n);
+        memcpy(pIV, iv, sizeof(iv));
         return KEYD_S_OK;
 }

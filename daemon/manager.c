@@ -16,7 +16,6 @@
 #include "manager.h"
 #include "secure-memory.h"
 #include "session/client.h"
-#include "session/readback-memfd.h"
 #include "test-hooks.h"
 
 int manager_new(const ManagerConfig *config, Manager **ret) {
@@ -27,7 +26,6 @@ int manager_new(const ManagerConfig *config, Manager **ret) {
         if (!m)
                 return -ENOMEM;
         m->config = *config;
-        m->readback_inotify_fd = -1;
         m->config.state_dir = strdup(config->state_dir);
         if (!m->config.state_dir) {
                 free(m);
@@ -58,7 +56,6 @@ Manager *manager_free(Manager *m) {
          * their jobs complete (as cancelled) while the sessions still exist. */
         m->workers = worker_pool_free(m->workers);
         client_free_all(m);
-        readback_memfd_free_all(m);  /* after the clients: their memfds outlive them */
         sd_event_source_disable_unref(m->idle_timer);
         sd_event_source_disable_unref(m->idle_drain);
 

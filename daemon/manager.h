@@ -35,7 +35,7 @@ typedef struct ManagerConfig {
         unsigned max_sessions;
         uint64_t max_surface_bytes_per_client;  /* protected memory per connection, whole pages */
         unsigned max_sessions_per_user;
-        uint64_t max_memory_per_user;    /* surfaces and unclosed read-back memfds of one uid */
+        uint64_t max_memory_per_user;    /* surfaces of one uid, over all its connections */
         uint64_t max_locked_memory;      /* everything keyd locks, in all */
         uint64_t key_refresh_timeout_usec;
         unsigned n_workers;              /* RSA worker threads; 0 = on the bus thread */
@@ -68,11 +68,6 @@ typedef struct Manager {
         SessionTable sessions;
         void *clients;                 /* tsearch tree of Client, by unique bus name */
         void *user_accounts;           /* tsearch tree of UserAccount, by uid */
-        void *readbacks;               /* tsearch tree of ReadbackMemfd, by inotify watch */
-        unsigned n_readbacks;
-        uint64_t readback_bytes;       /* their pages, at most config.max_locked_memory */
-        int readback_inotify_fd;
-        sd_event_source *readback_inotify_source;
         unsigned n_clients;
 
         sd_bus_slot *manager_vtable_slot;

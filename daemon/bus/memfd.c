@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "bus-error.h"
@@ -10,6 +12,32 @@
 #include "test-hooks.h"
 
 #define REQUIRED_SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
+#define DESTINATION_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010  /* Linux 5.1 */
+#endif
+
+/* Only tmpfs memfds: the hole check below relies on SEEK_HOLE, and
+ * hugetlbfs (MFD_HUGETLB) has none, so every hugetlbfs file reads as
+ * "no holes" while its pages may not exist yet; reading or writing one would
+ * then make keyd pay for the huge page. */
+static int memfd_check_tmpfs(int fd, const char *what, sd_bus_error *error) {
+        struct statfs sfs;
+
+        if (fstatfs(fd, &sfs) < 0)
+                return bus_error_setf(error, -EINVAL, "cannot look at the file system of %s: %m", what);
+        if ((uint64_t) sfs.f_type == (uint64_t) HUGETLBFS_MAGIC)
+                return bus_error_setf(error, -EINVAL,
+                                      "%s is a hugetlbfs memfd (MFD_HUGETLB); keyd takes only tmpfs memfds, made "
+                                      "by memfd_create() without MFD_HUGETLB",
+                                      what);
+        if ((uint64_t) sfs.f_type != (uint64_t) TMPFS_MAGIC)
+                return bus_error_setf(error, -EINVAL,
+                                      "%s is on a file system of type 0x%jx, not tmpfs; keyd takes only tmpfs "
+                                      "memfds, made by memfd_create() without MFD_HUGETLB",
+                                      what, (uintmax_t) (uint64_t) sfs.f_type);
+        return 0;
+}
 
 /* Every page of a memfd keyd reads must be there already, written (and so
  * charged) by the client: reading a hole makes the kernel allocate the page
@@ -30,7 +58,7 @@ static int memfd_check_no_holes(int fd, off_t size, const char *what, sd_bus_err
         if (hole < size)
                 return bus_error_setf(error, -EINVAL,
                                       "%s has a hole at byte %jd of %jd: write every byte of a memfd before "
-                                      "sealing it (ftruncate() alone leaves holes)",
+                                      "passing it (ftruncate() and fallocate() alone leave holes)",
                                       what, (intmax_t) hole, (intmax_t) size);
         return 0;
 }
@@ -41,6 +69,10 @@ int memfd_map_sealed(int fd, size_t max_size, const char *what, MappedMemfd *ret
         void *p;
 
         *ret = (MappedMemfd) {};
+
+        r = memfd_check_tmpfs(fd, what, error);
+        if (r < 0)
+                return r;
 
         /* Seals first, size second: once F_SEAL_SHRINK is on, the size read
          * next is the size for good. The other way round, a client can
@@ -93,32 +125,76 @@ void memfd_unmap(MappedMemfd *m) {
         *m = (MappedMemfd) {};
 }
 
-int memfd_new_mapped(const char *name, size_t size, int *ret_fd, MappedMemfd *ret_map) {
-        _cleanup_(closep) int fd = -1;
+int memfd_map_destination(int fd, size_t size, const char *what, MappedMemfd *ret, sd_bus_error *error) {
+        struct stat st;
+        int seals, r;
         void *p;
 
-        fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        if (fd < 0)
-                return -errno;
-        if (ftruncate(fd, (off_t) size) < 0)
-                return -errno;
+        *ret = (MappedMemfd) {};
 
-        *ret_map = (MappedMemfd) { .size = size };
-        if (size > 0) {
-                p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-                if (p == MAP_FAILED)
-                        return -errno;
-                ret_map->data = p;
+        r = memfd_check_tmpfs(fd, what, error);
+        if (r < 0)
+                return r;
+
+        /* Seals first, size second, as in memfd_map_sealed(): with
+         * F_SEAL_SHRINK and F_SEAL_GROW on, the size read next stays, and
+         * writing through the map cannot fault past the end (SIGBUS). */
+        seals = fcntl(fd, F_GET_SEALS);
+        if (seals < 0)
+                return bus_error_setf(error, -EINVAL,
+                                      "%s is not a memfd; pass a memfd_create() file of the surface's size, "
+                                      "every byte written, sealed with F_SEAL_SHRINK and F_SEAL_GROW",
+                                      what);
+        if ((seals & DESTINATION_SEALS) != DESTINATION_SEALS)
+                return bus_error_setf(error, -EINVAL,
+                                      "%s lacks seals (has 0x%x); seal it with F_SEAL_SHRINK and F_SEAL_GROW "
+                                      "before passing it",
+                                      what, (unsigned) seals);
+        if (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL))
+                return bus_error_setf(error, -EINVAL,
+                                      "%s is sealed against writing or further seals (has 0x%x); keyd writes the "
+                                      "result into it and then seals it with F_SEAL_FUTURE_WRITE itself: pass a "
+                                      "memfd without F_SEAL_WRITE, F_SEAL_FUTURE_WRITE or F_SEAL_SEAL, and a new "
+                                      "one for every call",
+                                      what, (unsigned) seals);
+#ifdef KEYD_TEST_HOOKS
+        test_hooks_memfd_between_checks();
+#endif
+        if (fstat(fd, &st) < 0)
+                return bus_error_setf(error, -errno, "cannot stat %s: %m", what);
+        if (!S_ISREG(st.st_mode))
+                return bus_error_setf(error, -EINVAL,
+                                      "%s is not a memfd; pass a memfd_create() file of the surface's size, "
+                                      "sealed with F_SEAL_SHRINK and F_SEAL_GROW",
+                                      what);
+        if ((uint64_t) st.st_size != size)
+                return bus_error_setf(error, -EINVAL, "%s is %jd bytes; the surface is %zu, make it that size",
+                                      what, (intmax_t) st.st_size, size);
+        if (size == 0)
+                return 0;
+
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+                return bus_error_setf(error, -EINVAL, "cannot map %s writable: %m", what);
+
+        /* From here on nobody can punch holes into it (fallocate() and
+         * MADV_REMOVE fail with F_SEAL_FUTURE_WRITE) nor write it, and our
+         * writable map made before the seal still works. So the pages found
+         * below are the client's, and stay there while keyd writes: no write
+         * of keyd's can allocate a page that keyd's memory then pays for. */
+        if (fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE) < 0) {
+                r = -errno;
+                munmap(p, size);
+                return bus_error_setf(error, -EINVAL, "cannot seal %s with F_SEAL_FUTURE_WRITE: %s", what,
+                                      strerror(-r));
+        }
+        r = memfd_check_no_holes(fd, (off_t) size, what, error);
+        if (r < 0) {
+                munmap(p, size);
+                return r;
         }
 
-        *ret_fd = TAKE_FD(fd);
-        return 0;
-}
-
-int memfd_seal(int fd, MappedMemfd *map) {
-        /* F_SEAL_WRITE refuses while a writable shared mapping exists. */
-        memfd_unmap(map);
-        if (fcntl(fd, F_ADD_SEALS, REQUIRED_SEALS | F_SEAL_SEAL) < 0)
-                return -errno;
+        ret->data = p;
+        ret->size = size;
         return 0;
 }

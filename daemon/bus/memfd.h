@@ -15,12 +15,16 @@ typedef struct MappedMemfd {
         size_t size;
 } MappedMemfd;
 
-/* Map fd read-only after checking it is a memfd with F_SEAL_WRITE,
+/* Map fd read-only after checking it is a tmpfs memfd with F_SEAL_WRITE,
  * F_SEAL_SHRINK and F_SEAL_GROW, at most max_size bytes, without holes. */
 int memfd_map_sealed(int fd, size_t max_size, const char *what, MappedMemfd *ret, sd_bus_error *error);
 void memfd_unmap(MappedMemfd *m);
 
-/* A new memfd of size bytes, mapped writable in *ret_map. */
-int memfd_new_mapped(const char *name, size_t size, int *ret_fd, MappedMemfd *ret_map);
-/* Unmap and seal it for good (write, shrink, grow, seal), ready to send. */
-int memfd_seal(int fd, MappedMemfd *map);
+/* Map fd writable for a result of exactly size bytes, the destination a
+ * client supplies (EncryptionBltToFd): a tmpfs memfd of that size without
+ * holes, sealed with F_SEAL_SHRINK and F_SEAL_GROW, not with F_SEAL_WRITE,
+ * F_SEAL_FUTURE_WRITE or F_SEAL_SEAL. keyd adds F_SEAL_FUTURE_WRITE once
+ * mapped, so the client can no longer punch holes that keyd's writes would
+ * fill with pages of keyd's own. Its pages are the client's: keyd writes
+ * into them and pays for none. */
+int memfd_map_destination(int fd, size_t size, const char *what, MappedMemfd *ret, sd_bus_error *error);

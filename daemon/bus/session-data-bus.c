@@ -14,7 +14,6 @@
 #include "session-data-bus.h"
 #include "session/session-data.h"
 #include "manager.h"
-#include "session/readback-memfd.h"
 #include "session/session.h"
 
 int method_start_session_key_refresh(sd_bus_message *message, void *userdata, sd_bus_error *error) {
@@ -191,89 +190,85 @@ int method_decryption_blt_fd(sd_bus_message *message, void *userdata, sd_bus_err
         return sd_bus_reply_method_return(message, NULL);
 }
 
+static int reply_encryption_blt(sd_bus_message *message, const uint8_t *data, size_t size,
+                                const uint8_t iv[AES_CTR_IV_SIZE]) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(message, &reply);
+        if (r >= 0 && data)
+                r = sd_bus_message_append_array(reply, 'y', size ? data : (const void *) "", size);
+        if (r >= 0)
+                r = sd_bus_message_append_array(reply, 'y', iv, AES_CTR_IV_SIZE);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
 int method_encryption_blt(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Session *s = userdata;
         _cleanup_free_ uint8_t *out = NULL;
-        const void *iv;
-        size_t iv_size, size;
+        uint8_t iv[AES_CTR_IV_SIZE];
+        size_t size;
         uint32_t id;
         int r;
 
         r = sd_bus_message_read(message, "u", &id);
         if (r < 0)
                 return r;
-        r = sd_bus_message_read_array(message, 'y', &iv, &iv_size);
-        if (r < 0)
-                return r;
         r = session_check_owner(s, message, error);
         if (r < 0)
                 return r;
 
-        r = session_check_encryption_blt(s, id, iv_size, &size, error);
+        r = session_check_encryption_blt(s, id, "EncryptionBlt", &size, error);
         if (r < 0)
                 return r;
         if (size > KEYD_AY_MAX)
                 return bus_error_setf(error, -EINVAL,
                                       "surface %u is %zu bytes; an ay result holds at most %u, use "
-                                      "EncryptionBltFd",
+                                      "EncryptionBltToFd with a memfd of the surface's size",
                                       id, size, KEYD_AY_MAX);
 
         /* Only ciphertext goes in here; the plaintext stays in the surface. */
-        out = malloc(size);
+        out = malloc(size ?: 1);
         if (!out)
                 return bus_error_setf(error, -ENOMEM, "out of memory for %zu bytes of EncryptionBlt output", size);
-        r = session_encryption_blt(s, id, iv, iv_size, out, error);
+        r = session_encryption_blt(s, id, "EncryptionBlt", out, iv, error);
         if (r < 0)
                 return r;
-        return bus_reply_bytes(message, out, size);
+        return reply_encryption_blt(message, out, size, iv);
 }
 
-int method_encryption_blt_fd(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+int method_encryption_blt_to_fd(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Session *s = userdata;
-        _cleanup_(readback_memfd_freep) ReadbackMemfd *rb = NULL;
-        _cleanup_(closep) int fd = -1;
         MappedMemfd map = {};
-        const void *iv;
-        size_t iv_size, size;
+        uint8_t iv[AES_CTR_IV_SIZE];
+        size_t size;
         uint32_t id;
-        int r;
+        int fd, r;
 
-        r = sd_bus_message_read(message, "u", &id);
-        if (r < 0)
-                return r;
-        r = sd_bus_message_read_array(message, 'y', &iv, &iv_size);
+        r = sd_bus_message_read(message, "uh", &id, &fd);
         if (r < 0)
                 return r;
         r = session_check_owner(s, message, error);
         if (r < 0)
                 return r;
 
-        r = session_check_encryption_blt(s, id, iv_size, &size, error);
+        r = session_check_encryption_blt(s, id, "EncryptionBltToFd", &size, error);
         if (r < 0)
                 return r;
 
-        /* keyd writes the pages, so keyd pays for them: the client's quota
-         * carries them until the memfd is freed. */
-        r = readback_memfd_new(s->client, size, &rb, error);
+        /* The client supplies the pages, written and sealed to their size:
+         * keyd writes the ciphertext into them and, once it has replied,
+         * holds neither the file nor any page of it. */
+        r = memfd_map_destination(fd, size, "destination", &map, error);
         if (r < 0)
                 return r;
-        r = memfd_new_mapped("keyd-encryption-blt", size, &fd, &map);
-        if (r < 0)
-                return bus_error_setf(error, r, "cannot create a %zu-byte memfd for the result: %m", size);
-        r = session_encryption_blt(s, id, iv, iv_size, map.data, error);
-        if (r < 0) {
-                memfd_unmap(&map);
-                return r;
-        }
-        r = memfd_seal(fd, &map);
-        if (r < 0)
-                return bus_error_setf(error, r, "cannot seal the result memfd: %m");
-        r = readback_memfd_watch(rb, fd, error);
+        r = session_encryption_blt(s, id, "EncryptionBltToFd", map.data, iv, error);
+        memfd_unmap(&map);
         if (r < 0)
                 return r;
-        TAKE_PTR(rb);  /* the inotify watch has it now */
-
-        return sd_bus_reply_method_return(message, "h", fd);
+        return reply_encryption_blt(message, NULL, 0, iv);
 }
 
 int method_execute_hw_protection_function(sd_bus_message *message, void *userdata, sd_bus_error *error) {

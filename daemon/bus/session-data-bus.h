@@ -14,5 +14,5 @@ int method_destroy_surface(sd_bus_message *message, void *userdata, sd_bus_error
 int method_decryption_blt(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int method_decryption_blt_fd(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int method_encryption_blt(sd_bus_message *message, void *userdata, sd_bus_error *error);
-int method_encryption_blt_fd(sd_bus_message *message, void *userdata, sd_bus_error *error);
+int method_encryption_blt_to_fd(sd_bus_message *message, void *userdata, sd_bus_error *error);
 int method_execute_hw_protection_function(sd_bus_message *message, void *userdata, sd_bus_error *error);

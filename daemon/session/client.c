@@ -110,7 +110,6 @@ Client *client_free(Client *c) {
         }
 
         sd_bus_track_unref(c->track);
-        readback_memfd_detach_client(c);
         user_account_unref(c->account);
         free(c->name);
         free(c);
@@ -118,40 +117,29 @@ Client *client_free(Client *c) {
 }
 
 void client_free_if_unused(Client *c) {
-        if (c && c->n_sessions == 0 && c->surface_bytes == 0 && c->readback_bytes == 0)
+        if (c && c->n_sessions == 0 && c->surface_bytes == 0)
                 client_free(c);
 }
 
-static uint64_t *client_counter(Client *c, ChargeKind kind) {
-        return kind == CHARGE_SURFACE ? &c->surface_bytes : &c->readback_bytes;
-}
-
-int client_charge(Client *c, ChargeKind kind, uint64_t bytes, const char *what, sd_bus_error *error) {
-        uint64_t quota = c->manager->config.max_surface_bytes_per_client, *held = client_counter(c, kind);
+int client_charge(Client *c, uint64_t bytes, const char *what, sd_bus_error *error) {
+        uint64_t quota = c->manager->config.max_surface_bytes_per_client;
         int r;
 
-        if (bytes > quota || *held > quota - bytes) {
-                if (kind == CHARGE_SURFACE)
-                        return bus_error_setf(error, -EDQUOT,
-                                              "%s would bring this connection to %" PRIu64 " bytes of protected "
-                                              "memory; its quota is %" PRIu64 " (protected_memory_size); destroy "
-                                              "surfaces first",
-                                              what, *held + bytes, quota);
+        if (bytes > quota || c->surface_bytes > quota - bytes)
                 return bus_error_setf(error, -EDQUOT,
-                                      "%s would bring this connection's EncryptionBltFd memfds not yet closed to %"
-                                      PRIu64 " bytes; at most %" PRIu64 " (protected_memory_size) may be open; "
-                                      "close and unmap the ones you have read",
-                                      what, *held + bytes, quota);
-        }
+                                      "%s would bring this connection to %" PRIu64 " bytes of protected "
+                                      "memory; its quota is %" PRIu64 " (protected_memory_size); destroy "
+                                      "surfaces first",
+                                      what, c->surface_bytes + bytes, quota);
         r = user_account_charge(c->account, bytes, what, error);
         if (r < 0)
                 return r;
-        *held += bytes;
+        c->surface_bytes += bytes;
         return 0;
 }
 
-void client_uncharge(Client *c, ChargeKind kind, uint64_t bytes) {
-        *client_counter(c, kind) -= bytes;
+void client_uncharge(Client *c, uint64_t bytes) {
+        c->surface_bytes -= bytes;
         user_account_uncharge(c->account, bytes);
 }
 

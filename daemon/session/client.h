@@ -11,7 +11,6 @@
 #include <systemd/sd-bus.h>
 
 #include "list.h"
-#include "readback-memfd.h"
 #include "user-account.h"
 #include "work/worker-pool.h"
 
@@ -29,8 +28,6 @@ typedef struct Client {
         Session *sessions;        /* list via Session.client_next/prev */
         unsigned n_sessions;
         uint64_t surface_bytes;   /* surfaces, in the whole pages they lock */
-        uint64_t readback_bytes;  /* EncryptionBltFd memfds not freed yet, whole pages */
-        ReadbackMemfd *readbacks; /* EncryptionBltFd memfds still charged to this connection */
         WorkerQueue work_queue;   /* this client's key exchanges waiting for a worker */
 } Client;
 
@@ -39,17 +36,12 @@ int client_get_or_create(Manager *m, sd_bus_message *message, Client **ret);
 Client *client_find(Manager *m, const char *name);
 /* Destroys the client's sessions (keys wiped) and the client. Returns NULL. */
 Client *client_free(Client *c);
-/* What a charge pays for. Each has its own quota per connection, both of
- * protected_memory_size: a surface of the whole quota can still be read
- * back through a memfd. The user's memory counts both. */
-typedef enum ChargeKind {
-        CHARGE_SURFACE,
-        CHARGE_READBACK,
-} ChargeKind;
-
-/* Charge bytes for what to this connection and to its user, or OutOfMemory in error. */
-int client_charge(Client *c, ChargeKind kind, uint64_t bytes, const char *what, sd_bus_error *error);
-void client_uncharge(Client *c, ChargeKind kind, uint64_t bytes);
+/* Charge bytes of surface memory for what to this connection (quota
+ * protected_memory_size) and to its user, or OutOfMemory in error. Read-backs
+ * cost keyd nothing to charge: EncryptionBltToFd writes into pages the
+ * client owns already. */
+int client_charge(Client *c, uint64_t bytes, const char *what, sd_bus_error *error);
+void client_uncharge(Client *c, uint64_t bytes);
 /* Frees the client if it owns nothing any more. */
 void client_free_if_unused(Client *c);
 /* Frees every client (shutdown). */

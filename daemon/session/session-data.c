@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <inttypes.h>
+#include <string.h>
+#include <sys/random.h>
 
 #include "bus/bus-error.h"
 #include "client.h"
@@ -229,18 +231,15 @@ int session_decryption_blt(Session *s, const DecryptionBltArgs *args, sd_bus_err
                                       args->content_key_size ? args->content_key : NULL, args->iv, error);
 }
 
-int session_check_encryption_blt(Session *s, uint32_t id, size_t iv_size, size_t *ret_size,
+int session_check_encryption_blt(Session *s, uint32_t id, const char *method, size_t *ret_size,
                                  sd_bus_error *error) {
         Surface *surface = NULL;
         int r;
 
-        r = require_key(s, "EncryptionBlt", error);
+        r = require_key(s, method, error);
         if (r < 0)
                 return r;
         r = surface_get(s, id, &surface, error);
-        if (r < 0)
-                return r;
-        r = require_size("iv", iv_size, AES_CTR_IV_SIZE, error);
         if (r < 0)
                 return r;
 
@@ -248,21 +247,56 @@ int session_check_encryption_blt(Session *s, uint32_t id, size_t iv_size, size_t
         return 0;
 }
 
-int session_encryption_blt(Session *s, uint32_t id, const uint8_t *iv, size_t iv_size, uint8_t *out,
-                           sd_bus_error *error) {
+/* The IV member for this read-back: random for the session's first, then
+ * the last one plus one (wrapping), so that no (K_blt, IV) pair repeats
+ * within a session whatever key is current. */
+static int next_readback_iv(Session *s, uint64_t *ret, sd_bus_error *error) {
+        uint64_t v;
+        ssize_t n;
+
+        if (s->readback_iv_drawn) {
+                *ret = s->readback_iv + 1;
+                return 0;
+        }
+        n = getrandom(&v, sizeof(v), 0);
+        if (n != (ssize_t) sizeof(v))
+                return bus_error_setf(error, n < 0 ? -errno : -EIO, "cannot draw a random read-back IV");
+        *ret = v;
+        return 0;
+}
+
+int session_encryption_blt(Session *s, uint32_t id, const char *method, uint8_t *out,
+                           uint8_t ret_iv[AES_CTR_IV_SIZE], sd_bus_error *error) {
         Backend *b = backend_of(s);
         Surface *surface = NULL;
+        uint8_t iv[AES_CTR_IV_SIZE] = {};
+        uint64_t member = 0;
         size_t size;
         int r;
 
-        r = session_check_encryption_blt(s, id, iv_size, &size, error);
+        r = session_check_encryption_blt(s, id, method, &size, error);
         if (r < 0)
                 return r;
         r = surface_get(s, id, &surface, error);
         if (r < 0)
                 return r;
+        r = next_readback_iv(s, &member, error);
+        if (r < 0)
+                return r;
 
-        return b->ops->encryption_blt(b, s, surface, iv, out, error);
+        /* D3D11_AES_CTR_IV: the IV member, then Count 0, both big-endian. */
+        for (unsigned i = 0; i < 8; i++)
+                iv[i] = (uint8_t) (member >> (56 - 8 * i));
+
+        r = b->ops->encryption_blt(b, s, surface, iv, out, error);
+        if (r < 0)
+                return r;
+
+        /* Used now, whatever happens to the reply. */
+        s->readback_iv = member;
+        s->readback_iv_drawn = true;
+        memcpy(ret_iv, iv, AES_CTR_IV_SIZE);
+        return 0;
 }
 
 int session_execute_hw_protection(Session *s, const HwProtectionCall *call, HwProtectionResult *ret,

@@ -34,12 +34,16 @@ typedef struct DecryptionBltArgs {
 
 int session_decryption_blt(Session *s, const DecryptionBltArgs *args, sd_bus_error *error);
 
-/* The surface's size, after checking the session may read it back. */
-int session_check_encryption_blt(Session *s, uint32_t surface, size_t iv_size, size_t *ret_size,
+/* The surface's size, after checking the session may read it back;
+ * method names the bus method in error messages. */
+int session_check_encryption_blt(Session *s, uint32_t surface, const char *method, size_t *ret_size,
                                  sd_bus_error *error);
-/* out: room for the surface's size (session_check_encryption_blt). */
-int session_encryption_blt(Session *s, uint32_t surface, const uint8_t *iv, size_t iv_size, uint8_t *out,
-                           sd_bus_error *error);
+/* Encrypt the surface with the read-back key into out (room for the
+ * surface's size, session_check_encryption_blt) under an IV keyd chooses,
+ * returned in ret_iv (a D3D11_AES_CTR_IV): the session's first read-back
+ * gets a random IV member, each later one the previous plus one, Count 0. */
+int session_encryption_blt(Session *s, uint32_t surface, const char *method, uint8_t *out,
+                           uint8_t ret_iv[AES_CTR_IV_SIZE], sd_bus_error *error);
 
 int session_execute_hw_protection(Session *s, const HwProtectionCall *call, HwProtectionResult *ret,
                                   sd_bus_error *error);

@@ -40,6 +40,11 @@ typedef struct Session {
 
         sd_event_source *refresh_timer;  /* armed between Start and FinishSessionKeyRefresh */
 
+        /* EncryptionBlt IVs are keyd's (contract section 7): the IV member of
+         * the session's last read-back; the next one is this plus one. */
+        bool readback_iv_drawn;
+        uint64_t readback_iv;
+
         void *backend_data;
 } Session;
 

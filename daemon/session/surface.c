@@ -28,20 +28,20 @@ int surface_new(Session *s, uint32_t size, Surface **ret, sd_bus_error *error) {
         /* A surface is locked in whole pages, and costs the quotas what it locks. */
         locked = secure_pages_size(size);
         snprintf(what, sizeof(what), "a %" PRIu32 "-byte surface (%zu bytes locked, whole pages)", size, locked);
-        r = client_charge(c, CHARGE_SURFACE, locked, what, error);
+        r = client_charge(c, locked, what, error);
         if (r < 0)
                 return r;
 
         surface = calloc(1, sizeof(*surface));
         if (!surface) {
-                client_uncharge(c, CHARGE_SURFACE, locked);
+                client_uncharge(c, locked);
                 return bus_error_setf(error, -ENOMEM, "out of memory creating a surface");
         }
 
         surface->data = secure_pages_alloc(size);
         if (!surface->data) {
                 free(surface);
-                client_uncharge(c, CHARGE_SURFACE, locked);
+                client_uncharge(c, locked);
                 return bus_error_setf(error, -ENOMEM,
                                       "cannot lock %zu bytes for a %" PRIu32 "-byte surface: keyd's locked memory "
                                       "(--max-locked-memory, %" PRIu64 " bytes for all users) is used up; "
@@ -69,7 +69,7 @@ Surface *surface_free(Surface *surface) {
 
         secure_pages_free(surface->data, surface->size);  /* wipes it */
         LIST_REMOVE(surface, s->surfaces, surface);
-        client_uncharge(s->client, CHARGE_SURFACE, secure_pages_size(surface->size));
+        client_uncharge(s->client, secure_pages_size(surface->size));
         free(surface);
         return NULL;
 }

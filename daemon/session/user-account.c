@@ -64,7 +64,7 @@ int user_account_charge(UserAccount *a, uint64_t bytes, const char *what, sd_bus
                 return bus_error_setf(error, -EDQUOT,
                                       "%s would bring uid %u to %" PRIu64 " bytes of keyd's memory over all its "
                                       "connections; one user may have at most %" PRIu64
-                                      " (--max-memory-per-user); destroy surfaces or close read-back memfds first",
+                                      " (--max-memory-per-user); destroy surfaces first",
                                       what, (unsigned) a->uid, a->memory_bytes + bytes, max);
         a->memory_bytes += bytes;
         return 0;

@@ -2,12 +2,10 @@
 #pragma once
 
 /* What one user (uid) holds in keyd over all of its connections: sessions,
- * and memory charged to it (surfaces in whole locked pages, EncryptionBltFd
- * results it has not closed yet). A user opening more connections gets no
- * more than --max-sessions-per-user and --max-memory-per-user, so that no
- * user can take what keyd has for all of them. An account lives as long as
- * anything refers to it: a connection of its user, or a result memfd that
- * may outlive the connection. */
+ * and memory charged to it (surfaces, in whole locked pages). A user opening
+ * more connections gets no more than --max-sessions-per-user and
+ * --max-memory-per-user, so that no user can take what keyd has for all of
+ * them. An account lives as long as a connection of its user does. */
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -21,7 +19,6 @@ typedef struct UserAccount {
         unsigned n_refs;
         unsigned n_sessions;
         uint64_t memory_bytes;
-        unsigned n_readbacks;     /* EncryptionBltFd memfds not freed yet */
 } UserAccount;
 
 /* uid's account, made on first use; one reference for the caller. */

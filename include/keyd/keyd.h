@@ -255,13 +255,14 @@ HRESULT keyd_start_session_key_refresh(keyd_crypto_session *session,
 /* ID3D11VideoContext::FinishSessionKeyRefresh */
 HRESULT keyd_finish_session_key_refresh(keyd_crypto_session *session);
 
-/* ID3D11VideoContext::GetEncryptionBltKey: KeySize must be 16; pReadbackKey
- * receives the read-back key K_blt encrypted with the session key,
- * AES-128-ECB-Encrypt(session key, K_blt): decrypt it with the session key.
- * Unlike D3D11's driver, which makes a new key on every call, keyd draws
- * K_blt once per successful key exchange and keeps it across key refreshes:
- * every call returns the same K_blt (wrapped with the current session key),
- * and it decrypts EncryptionBlt output made before or after the call. */
+/* ID3D11VideoContext::GetEncryptionBltKey: KeySize must be 16. As D3D11's
+ * driver does, every call makes a new read-back key K_blt; pReadbackKey
+ * receives it encrypted with the session key, AES-128-ECB-Encrypt(session
+ * key, K_blt): decrypt it with the session key. keyd_encryption_blt() uses
+ * the newest K_blt: output made before the call needs the key before it.
+ * Before the first call, keyd uses the K_blt it drew at the key exchange
+ * (and at each later successful exchange); the application learns it only
+ * through this call, which then replaces it. */
 HRESULT keyd_get_encryption_blt_key(keyd_crypto_session *session,
                                     uint32_t KeySize,
                                     void *pReadbackKey);
@@ -279,8 +280,8 @@ typedef struct keyd_encrypted_block_info {
         uint32_t NumBytesInEncryptPattern;
 } keyd_encrypted_block_info;
 
-/* Data above this size goes to keyd through a sealed memfd rather than
- * inside the D-Bus message; above 16 MiB it must. */
+/* Data above this size travels through a memfd rather than inside the
+ * D-Bus message (DecryptionBltFd, EncryptionBltToFd); above 16 MiB it must. */
 #define KEYD_BLT_MEMFD_THRESHOLD (256U * 1024U)
 
 /* ID3D11VideoContext::DecryptionBlt: decrypt DataSize bytes of pData
@@ -302,15 +303,20 @@ HRESULT keyd_decryption_blt(keyd_crypto_session *session,
                             const void *pData);
 
 /* ID3D11VideoContext::EncryptionBlt: pData receives the whole surface
- * encrypted with AES-128-CTR under the read-back key K_blt (see
- * keyd_get_encryption_blt_key()) from the 16-byte D3D11_AES_CTR_IV pIV.
- * DataSize must be the surface's size. Unlike D3D11, where the driver
- * chooses the IV and writes it to pIV, keyd uses the IV the caller passes
- * in pIV and leaves it as it is. */
+ * encrypted with AES-128-CTR under the newest read-back key K_blt (see
+ * keyd_get_encryption_blt_key()). As in D3D11, the caller allocates pIV and
+ * the driver generates the IV: IVSize must be 16, and pIV receives the
+ * D3D11_AES_CTR_IV keyd chose (IV member then Count, both big-endian; the
+ * session's first read-back gets a random IV member, each later one the
+ * previous plus one, Count 0), which decrypts pData. DataSize must be the
+ * surface's size. pIV is written only on success. Above
+ * KEYD_BLT_MEMFD_THRESHOLD keyd writes the result into a memfd this library
+ * makes and fills first (EncryptionBltToFd), so its pages are the caller's
+ * and keyd holds nothing once it has answered. */
 HRESULT keyd_encryption_blt(keyd_crypto_session *session,
                             uint32_t Surface,
                             uint32_t IVSize,
-                            const void *pIV,
+                            void *pIV,
                             uint32_t DataSize,
                             void *pData);
 

@@ -118,12 +118,12 @@ expect_contains "introspect manager" "$out" "$MANAGER_IFACE" \
         ".CreateCryptoSession" ".SessionCount" ".MaxSessionsPerClient" ".Backend" ".Version"
 
 out=$(bctl call "$NAME" "$MANAGER_PATH" "$MANAGER_IFACE" GetContentProtectionCaps ss "$AES128_CTR" "")
-expect_eq "GetContentProtectionCaps" "$out" "uuut 1273 4 16 $QUOTA"
+expect_eq "GetContentProtectionCaps" "$out" "uuut 17657 4 16 $QUOTA"
 
 # braces and upper case are accepted in
 out=$(bctl call "$NAME" "$MANAGER_PATH" "$MANAGER_IFACE" GetContentProtectionCaps ss \
         "{9B6BD711-4F74-41C9-9E7B-0BE2D7D93B4F}" "")
-expect_eq "GetContentProtectionCaps with a braced GUID" "$out" "uuut 1273 4 16 $QUOTA"
+expect_eq "GetContentProtectionCaps with a braced GUID" "$out" "uuut 17657 4 16 $QUOTA"
 
 out=$(bctl call "$NAME" "$MANAGER_PATH" "$MANAGER_IFACE" CheckCryptoKeyExchange ssu "$AES128_CTR" "" 0)
 expect_eq "CheckCryptoKeyExchange 0" "$out" 's "c1949895-d72a-4a1d-8e5d-ed857d171520"'

@@ -20,12 +20,17 @@
 #include "software-secrets.h"
 #include "test-hooks.h"
 
+/* HARDWARE_DRM_COMMUNICATION because the key-exchange list below offers
+ * D3D11_KEY_EXCHANGE_HW_PROTECTION (the small TEE of
+ * software_execute_hw_protection): the contract has caps and list agree on
+ * every backend, HW_PROTECTION listed exactly when the bit is set. */
 #define SOFTWARE_CAPS                                                                            \
         (KEYD_CONTENT_PROTECTION_CAPS_SOFTWARE | KEYD_CONTENT_PROTECTION_CAPS_PARTIAL_DECRYPTION | \
          KEYD_CONTENT_PROTECTION_CAPS_CONTENT_KEY | KEYD_CONTENT_PROTECTION_CAPS_FRESHEN_SESSION_KEY | \
          KEYD_CONTENT_PROTECTION_CAPS_ENCRYPTED_READ_BACK |                                      \
          KEYD_CONTENT_PROTECTION_CAPS_ENCRYPTED_READ_BACK_KEY |                                  \
-         KEYD_CONTENT_PROTECTION_CAPS_DECRYPTION_BLT)
+         KEYD_CONTENT_PROTECTION_CAPS_DECRYPTION_BLT |                                           \
+         KEYD_CONTENT_PROTECTION_CAPS_HARDWARE_DRM_COMMUNICATION)
 
 #define SOFTWARE_BLOCK_ALIGNMENT 16u
 

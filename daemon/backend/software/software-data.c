@@ -56,6 +56,12 @@ void software_drop_key(Backend *b, Session *s) {
 int software_get_encryption_blt_key(Backend *b, Session *s, uint8_t out[AES_CTR_KEY_SIZE], sd_bus_error *error) {
         SessionSecrets *secrets = secrets_of(s);
 
+        /* D3D11: "each time this method is called, the driver generates a
+         * new key"; EncryptionBlt uses the newest. The old K_blt is
+         * overwritten in place. */
+        if (session_secrets_new_blt_key(secrets) < 0)
+                return bus_error_setf(error, -EIO, "cannot draw random bytes for a new read-back key");
+
         /* K_blt leaves the daemon only wrapped with the session key. */
         aes128_ecb_encrypt_block(secrets->session_key, secrets->blt_key, out);
         return 0;

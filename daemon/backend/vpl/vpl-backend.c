@@ -130,9 +130,11 @@ static int vpl_get_caps(Backend *b, const keyd_guid *crypto_type, const keyd_gui
         if (r < 0)
                 return r;
 
+        /* One answer for both: the caps and the key-exchange list agree. */
+        bool hw_protection = hw_protection_available(vb, profile);
         *ret = (BackendCaps) {
-                .caps = vpl_caps_content_protection(&vb->va.caps),
-                .key_exchange_type_count = hw_protection_available(vb, profile) ? 1 : 0,
+                .caps = vpl_caps_content_protection(&vb->va.caps, hw_protection),
+                .key_exchange_type_count = hw_protection ? 1 : 0,
                 .block_alignment_size = vpl_caps_block_alignment(&vb->va.caps),
         };
         return 0;

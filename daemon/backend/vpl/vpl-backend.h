@@ -157,8 +157,9 @@ const char *vpl_decoder_to_string(VplDecoder d);
 VAProfile vpl_decoder_va_profile(VplDecoder d);
 /* Block alignment in bytes from the cipher block sizes, 0 if none is known. */
 uint32_t vpl_caps_block_alignment(const VplVaCaps *caps);
-/* D3D11_CONTENT_PROTECTION_CAPS_* for AES-128-CTR on this driver. */
-uint32_t vpl_caps_content_protection(const VplVaCaps *caps);
+/* D3D11_CONTENT_PROTECTION_CAPS_* for AES-128-CTR on this driver; hw_protection:
+ * whether HW_PROTECTION is offered here (HARDWARE_DRM_COMMUNICATION). */
+uint32_t vpl_caps_content_protection(const VplVaCaps *caps, bool hw_protection);
 /* Whether AES-128-CTR content can be decrypted by the ProtectedContent entry point. */
 bool vpl_caps_aes128_ctr(const VplVaCaps *caps);
 /* "AES", "CBC|CTR" and so on, for messages. */

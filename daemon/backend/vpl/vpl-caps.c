@@ -56,16 +56,19 @@ bool vpl_caps_aes128_ctr(const VplVaCaps *caps) {
                (caps->cipher_modes & VA_PC_CIPHER_MODE_CTR) && (caps->cipher_block_sizes & VA_PC_BLOCK_SIZE_128);
 }
 
-uint32_t vpl_caps_content_protection(const VplVaCaps *caps) {
-        /* The GPU decrypts (HARDWARE), and the TEE behind the protected
-         * session is reached with vaProtectedSessionExecute, which is what
-         * D3D11 calls DRM communication (HW_PROTECTION key exchange).
+uint32_t vpl_caps_content_protection(const VplVaCaps *caps, bool hw_protection) {
+        /* The GPU decrypts (HARDWARE). Where the TEE behind the protected
+         * session can be reached with vaProtectedSessionExecute, that is what
+         * D3D11 calls DRM communication (HW_PROTECTION key exchange): the bit
+         * is set exactly when CheckCryptoKeyExchange lists HW_PROTECTION.
          * Subsample encryption is D3D11's partial decryption. keyd claims no
          * DECRYPTION_BLT, content key or read-back capability here: those are
          * operations of the software backend's daemon-side surfaces, which the
          * GPU path does not provide (see vpl-backend.c). */
-        uint32_t c = KEYD_CONTENT_PROTECTION_CAPS_HARDWARE | KEYD_CONTENT_PROTECTION_CAPS_HARDWARE_DRM_COMMUNICATION;
+        uint32_t c = KEYD_CONTENT_PROTECTION_CAPS_HARDWARE;
 
+        if (hw_protection)
+                c |= KEYD_CONTENT_PROTECTION_CAPS_HARDWARE_DRM_COMMUNICATION;
         if (caps->sample_types & VA_PC_SAMPLE_TYPE_SUBSAMPLE)
                 c |= KEYD_CONTENT_PROTECTION_CAPS_PARTIAL_DECRYPTION;
         return c;
