@@ -234,6 +234,42 @@ HRESULT texture_read_bytes(ID3D11Texture2D *texture, BYTE **ret, UINT *ret_size)
         return S_OK;
 }
 
+/* CopySubresourceRegion from the temporary staging texture into the
+ * read-only destination, then read the destination back: Wine 8.0's
+ * wined3d cannot copy every format between staging textures (NV12 comes
+ * out unchanged), and a read-back that silently leaves other bytes is what
+ * must not happen. The bytes are ciphertext under the read-back key. */
+static HRESULT copy_and_verify(ID3D11DeviceContext *context, ID3D11Texture2D *texture, ID3D11Texture2D *temporary,
+                               const texture_layout *l, const BYTE *data) {
+        D3D11_MAPPED_SUBRESOURCE mapped;
+        BOOL same = TRUE;
+        HRESULT hr;
+
+        ID3D11DeviceContext_CopySubresourceRegion(context, (ID3D11Resource *) texture, 0, 0, 0, 0,
+                                                  (ID3D11Resource *) temporary, 0, NULL);
+        hr = ID3D11DeviceContext_Map(context, (ID3D11Resource *) texture, 0, D3D11_MAP_READ, 0, &mapped);
+        if (FAILED(hr)) {
+                bridge_log(hr, "EncryptionBlt: cannot map pDstSurface to check the copy into it; expected a "
+                           "staging texture with D3D11_CPU_ACCESS_READ that is not mapped");
+                return hr;
+        }
+        for (UINT64 y = 0; y < l->rows && same; y++)
+                same = memcmp((const BYTE *) mapped.pData + (size_t) (y * mapped.RowPitch),
+                              data + (size_t) (y * l->row_bytes), (size_t) l->row_bytes) == 0;
+        ID3D11DeviceContext_Unmap(context, (ID3D11Resource *) texture, 0);
+        if (!same) {
+                D3D11_TEXTURE2D_DESC desc;
+
+                ID3D11Texture2D_GetDesc(texture, &desc);
+                bridge_log(E_FAIL, "EncryptionBlt: the device did not copy the read-back into pDstSurface (a "
+                           "staging texture without D3D11_CPU_ACCESS_WRITE, DXGI format %u, which this Wine "
+                           "cannot copy); expected a staging destination with D3D11_CPU_ACCESS_WRITE for this "
+                           "format", (unsigned) desc.Format);
+                return E_FAIL;
+        }
+        return S_OK;
+}
+
 HRESULT texture_write_bytes(ID3D11Texture2D *texture, const BYTE *data, UINT size) {
         D3D11_MAPPED_SUBRESOURCE mapped;
         D3D11_TEXTURE2D_DESC desc;
@@ -283,9 +319,7 @@ HRESULT texture_write_bytes(ID3D11Texture2D *texture, const BYTE *data, UINT siz
                         copy_rows(&l, (BYTE *) data, &mapped, TRUE);
                         ID3D11DeviceContext_Unmap(context, (ID3D11Resource *) target, 0);
                         if (target != texture)
-                                ID3D11DeviceContext_CopySubresourceRegion(context, (ID3D11Resource *) texture, 0,
-                                                                          0, 0, 0, (ID3D11Resource *) target, 0,
-                                                                          NULL);
+                                hr = copy_and_verify(context, texture, target, &l, data);
                 } else
                         bridge_log(hr, "EncryptionBlt: cannot map pDstSurface for writing; expected a "
                                    "staging texture that is not mapped");
