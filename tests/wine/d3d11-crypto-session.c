@@ -436,32 +436,44 @@ static void two_read_backs(ID3D11Device *device, ID3D11DeviceContext *context, I
         ID3D11Texture2D_Release(src);
 }
 
-/* A texture past D3D11's 16384 limit, which Wine 8.0 creates: its byte
- * size (16385 * 16 * 16384 = 2^32 + 262144) wraps a 32-bit UINT. As
- * DecryptionBlt's source and as EncryptionBlt's destination the bridge
- * must refuse it (E_INVALIDARG, seen through CheckCryptoSessionStatus)
- * without touching its memory. */
-static void oversized_texture(ID3D11Device *device, ID3D11VideoContext *video, ID3D11VideoContext1 *video1,
-                              ID3D11CryptoSession *session) {
-        static const format huge = { DXGI_FORMAT_R32G32B32A32_UINT, "R32G32B32A32_UINT", 16385, 16384, 16385 * 16,
-                                     16384 };
-        ID3D11Texture2D *big = NULL, *protected_tex;
-        BYTE iv[16] = { 0 };
-        HRESULT hr;
+/* A texture whose byte size wraps a 32-bit UINT, which Wine 8.0 creates:
+ * 16385x16384 R32G32B32A32, past D3D11's 16384 limit (16385 * 16 * 16384 =
+ * 2^32 + 262144 bytes). As DecryptionBlt's source and as EncryptionBlt's
+ * destination the bridge must refuse it (E_INVALIDARG, seen through
+ * CheckCryptoSessionStatus) without touching its memory. (Within the
+ * limit only 16384x16384 R32G32B32A32, exactly 2^32 bytes, would wrap,
+ * and Wine 8.0 refuses to create that one: E_INVALIDARG.) */
+static void oversized_textures(ID3D11Device *device, ID3D11VideoContext *video, ID3D11VideoContext1 *video1,
+                               ID3D11CryptoSession *session) {
+        static const format huge[] = {
+                { DXGI_FORMAT_R32G32B32A32_UINT, "R32G32B32A32_UINT", 16385, 16384, 16385 * 16, 16384 },
+        };
+        ID3D11Texture2D *protected_tex = texture(device, &rgba, D3D11_USAGE_DEFAULT, 0, D3D11_BIND_SHADER_RESOURCE);
 
-        hr = try_texture(device, &huge, D3D11_USAGE_STAGING, D3D11_CPU_ACCESS_READ | D3D11_CPU_ACCESS_WRITE, 0, &big);
-        printf("CreateTexture2D(R32G32B32A32_UINT 16385x16384 staging): hr 0x%08lX\n", (unsigned long) hr);
-        if (FAILED(hr)) {
-                check(FALSE, "Wine creates a 16385x16384 staging texture (the test needs one)");
-                return;
+        for (size_t i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+                ID3D11Texture2D *big = NULL;
+                BYTE iv[16] = { 0 };
+                char what[128];
+                HRESULT hr;
+
+                hr = try_texture(device, &huge[i], D3D11_USAGE_STAGING, D3D11_CPU_ACCESS_READ | D3D11_CPU_ACCESS_WRITE,
+                                 0, &big);
+                snprintf(what, sizeof(what), "Wine creates a %ux%u %s staging texture (hr 0x%08lX; the test needs one)",
+                         huge[i].width, huge[i].height, huge[i].name, (unsigned long) hr);
+                check(SUCCEEDED(hr), what);
+                if (FAILED(hr))
+                        continue;
+                ID3D11VideoContext_DecryptionBlt(video, session, big, protected_tex, NULL, 0, NULL, sizeof(iv), iv);
+                snprintf(what, sizeof(what), "DecryptionBlt from a %ux%u %s texture", huge[i].width, huge[i].height,
+                         huge[i].name);
+                check_status(video1, session, E_INVALIDARG, what);
+                ID3D11VideoContext_EncryptionBlt(video, session, protected_tex, big, sizeof(iv), iv);
+                snprintf(what, sizeof(what), "EncryptionBlt into a %ux%u %s texture", huge[i].width, huge[i].height,
+                         huge[i].name);
+                check_status(video1, session, E_INVALIDARG, what);
+                ID3D11Texture2D_Release(big);
         }
-        protected_tex = texture(device, &rgba, D3D11_USAGE_DEFAULT, 0, D3D11_BIND_SHADER_RESOURCE);
-        ID3D11VideoContext_DecryptionBlt(video, session, big, protected_tex, NULL, 0, NULL, sizeof(iv), iv);
-        check_status(video1, session, E_INVALIDARG, "DecryptionBlt from a 16385x16384 R32G32B32A32 texture");
-        ID3D11VideoContext_EncryptionBlt(video, session, protected_tex, big, sizeof(iv), iv);
-        check_status(video1, session, E_INVALIDARG, "EncryptionBlt into a 16385x16384 R32G32B32A32 texture");
         ID3D11Texture2D_Release(protected_tex);
-        ID3D11Texture2D_Release(big);
 }
 
 /* Protected textures in video formats, where Wine creates them: each
@@ -834,7 +846,7 @@ int main(void) {
                 ID3D11Texture2D_Release(t);
                 check(TRUE, "bad DecryptionBlt/EncryptionBlt arguments did not crash the program");
         }
-        oversized_texture(device, video, video1, session);
+        oversized_textures(device, video, video1, session);
 
         /* ---- the protected data path ---- */
         round_trip(device, context, video, session, session_key, NULL, NULL, &rgba,
