@@ -91,9 +91,9 @@ typedef struct keydwine_api {
  * when keydwine.dll.so cannot be loaded. */
 const keydwine_api *keydwine(void);
 
-/* "keyd-d3d11: 0xHRESULT: " + the message on stderr: where D3D11 has no
- * HRESULT to return (DecryptionBlt, EncryptionBlt, ...), this is the only
- * trace. */
+/* "keyd-d3d11: 0xHRESULT: " + the message on stderr. Where D3D11 has no
+ * HRESULT to return (DecryptionBlt, EncryptionBlt, ...), the session also
+ * keeps the failure for CheckCryptoSessionStatus (crypto-session.c). */
 void bridge_log(HRESULT hr, const char *format, ...) __attribute__((format(printf, 2, 3)));
 /* bridge_log of a failed keyd call: "0xHRESULT: METHOD: keyd's sentence". */
 void bridge_log_failure(const char *method, HRESULT hr);

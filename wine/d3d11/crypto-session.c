@@ -22,7 +22,8 @@ typedef struct crypto_session {
         keyd_crypto_session *keyd;
         GUID crypto_type;
         GUID decoder_profile; /* GUID_NULL for none */
-        LONG failure;          /* HRESULT of the first failed void call not yet reported, or S_OK */
+        SRWLOCK failure_lock;
+        HRESULT failure;       /* of the first failed void call not yet reported, or S_OK */
         const char *failed_method;
 } crypto_session;
 
@@ -44,13 +45,12 @@ void crypto_session_record_failure(ID3D11CryptoSession *iface, const char *metho
         if (!crypto_session_keyd(iface) || SUCCEEDED(hr))
                 return;
         cs = impl(iface);
-        /* The first failure wins; its method is written before the HRESULT
-         * becomes visible to a concurrent take. */
-        if (InterlockedCompareExchange(&cs->failure, S_OK, S_OK) == S_OK) {
+        AcquireSRWLockExclusive(&cs->failure_lock);
+        if (cs->failure == S_OK) { /* the first failure wins */
+                cs->failure = hr;
                 cs->failed_method = method;
-                MemoryBarrier();
-                InterlockedCompareExchange(&cs->failure, hr, S_OK);
         }
+        ReleaseSRWLockExclusive(&cs->failure_lock);
 }
 
 HRESULT crypto_session_take_failure(ID3D11CryptoSession *iface, const char **method) {
@@ -61,9 +61,12 @@ HRESULT crypto_session_take_failure(ID3D11CryptoSession *iface, const char **met
         if (!crypto_session_keyd(iface))
                 return S_OK;
         cs = impl(iface);
-        hr = InterlockedExchange(&cs->failure, S_OK);
-        if (FAILED(hr))
-                *method = cs->failed_method;
+        AcquireSRWLockExclusive(&cs->failure_lock);
+        hr = cs->failure;
+        *method = cs->failed_method;
+        cs->failure = S_OK;
+        cs->failed_method = NULL;
+        ReleaseSRWLockExclusive(&cs->failure_lock);
         return hr;
 }
 
@@ -174,6 +177,8 @@ HRESULT crypto_session_new(ID3D11Device *device, const GUID *crypto_type, const 
         }
         cs->iface.lpVtbl = &vtbl;
         cs->refcount = 1;
+        InitializeSRWLock(&cs->failure_lock);
+        cs->failure = S_OK;
         cs->device = device;
         ID3D11Device_AddRef(device);
         cs->keyd = keyd;

@@ -35,7 +35,7 @@ void bridge_log_failure(const char *method, HRESULT hr) {
         if (*message)
                 bridge_log(hr, "%s", message);
         else
-                bridge_log(hr, "%s failed", method);
+                bridge_log(hr, "%s failed in keyd without a message; expected it to succeed", method);
 }
 
 /* The Unix path as a Windows path, through Wine's own mapping (kernel32

@@ -206,7 +206,8 @@ HRESULT texture_read_bytes(ID3D11Texture2D *texture, BYTE **ret, UINT *ret_size)
                 return hr;
         data = malloc((size_t) l.size);
         if (!data) {
-                bridge_log(E_OUTOFMEMORY, "DecryptionBlt: no memory for pSrcSurface's %llu bytes",
+                bridge_log(E_OUTOFMEMORY, "DecryptionBlt: no memory for pSrcSurface's %llu bytes; expected "
+                           "that much free memory in the process",
                            (unsigned long long) l.size);
                 return E_OUTOFMEMORY;
         }
@@ -439,7 +440,8 @@ HRESULT protected_surface_get(const char *what, ID3D11CryptoSession *session, ID
                 *ret_surface = link->surface;
                 *ret_size = link->size;
         } else
-                bridge_log(hr, "SetPrivateDataInterface: cannot attach the keyd surface to the texture");
+                bridge_log(hr, "SetPrivateDataInterface: cannot attach the keyd surface to the texture; "
+                           "expected the texture to accept private data");
         IUnknown_Release(&link->iface);
         return hr;
 }

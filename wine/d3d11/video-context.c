@@ -206,7 +206,8 @@ static HRESULT encryption_blt(keyd_crypto_session *s, ID3D11CryptoSession *sessi
         }
         data = calloc(1, (size_t) dst_layout.size);
         if (!data) {
-                bridge_log(E_OUTOFMEMORY, "EncryptionBlt: no memory for %llu bytes",
+                bridge_log(E_OUTOFMEMORY, "EncryptionBlt: no memory for %llu bytes; expected that much free "
+                           "memory in the process",
                            (unsigned long long) dst_layout.size);
                 return E_OUTOFMEMORY;
         }
