@@ -412,15 +412,16 @@ static void two_read_backs(ID3D11Device *device, ID3D11DeviceContext *context, I
 
                 memset(ivs[i], 0, 16);
                 hr = ID3D11VideoContext_GetEncryptionBltKey(video, session, 16, wrapped[i]);
-                check_hr(hr, S_OK, i == 0 ? "GetEncryptionBltKey (first of two)" : "GetEncryptionBltKey (second of two)");
+                check_hr(hr, S_OK,
+                         i == 0 ? "GetEncryptionBltKey (first of two)" : "GetEncryptionBltKey (second of two)");
                 aes_ecb(FALSE, session_key, wrapped[i], keys[i]);
                 dst = texture(device, &rgba, D3D11_USAGE_STAGING, D3D11_CPU_ACCESS_READ, 0);
                 ID3D11VideoContext_EncryptionBlt(video, session, protected_tex, dst, 16, ivs[i]);
                 map_rows(context, dst, &rgba, readback, FALSE);
                 ID3D11Texture2D_Release(dst);
                 aes_ctr(keys[i], ivs[i], readback, back, sizeof(back));
-                snprintf(line, sizeof(line), "read-back %d of two decrypts (bcrypt, its own key and IV) to the plaintext",
-                         i + 1);
+                snprintf(line, sizeof(line),
+                         "read-back %d of two decrypts (bcrypt, its own key and IV) to the plaintext", i + 1);
                 check(memcmp(back, plain, sizeof(plain)) == 0, line);
         }
         check(memcmp(keys[0], keys[1], 16) != 0, "two GetEncryptionBltKey calls give two different read-back keys");
@@ -835,7 +836,8 @@ int main(void) {
                 check_status(video1, session, S_OK, "the failure was reported once");
                 ID3D11VideoContext_DecryptionBlt(video, session, t, t, NULL, 0, NULL, 8, iv);
                 ID3D11VideoContext_EncryptionBlt(video, session, t, small, sizeof(iv), iv);
-                check_status(video1, session, E_INVALIDARG, "a DecryptionBlt with an 8-byte IV, then a bad EncryptionBlt");
+                check_status(video1, session, E_INVALIDARG,
+                             "a DecryptionBlt with an 8-byte IV, then a bad EncryptionBlt");
                 check_status(video1, session, S_OK, "both failures (the first one reported)");
                 ID3D11VideoContext_StartSessionKeyRefresh(video, session, 8, r);
                 check_status(video1, session, E_INVALIDARG, "StartSessionKeyRefresh with an 8-byte random number");

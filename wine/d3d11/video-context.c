@@ -82,12 +82,6 @@ static keyd_crypto_session *session_of(const char *method, ID3D11CryptoSession *
         return s;
 }
 
-/* The end of a void method: a failure is said (keyd's sentence where keyd
- * failed, by the caller otherwise) and kept in the session. */
-static void void_method_done(const char *method, ID3D11CryptoSession *session, HRESULT hr) {
-        crypto_session_record_failure(session, method, hr);
-}
-
 static HRESULT STDMETHODCALLTYPE vc_negotiate_crypto_session_key_exchange(ID3D11VideoContext2 *iface,
                                                                           ID3D11CryptoSession *session,
                                                                           UINT data_size, void *data) {
@@ -113,7 +107,7 @@ static void STDMETHODCALLTYPE vc_start_session_key_refresh(ID3D11VideoContext2 *
         hr = keydwine()->start_session_key_refresh(s, random_number_size, random_number);
         if (FAILED(hr))
                 bridge_log_failure("StartSessionKeyRefresh", hr);
-        void_method_done("StartSessionKeyRefresh", session, hr);
+        crypto_session_record_failure(session, "StartSessionKeyRefresh", hr);
 }
 
 static void STDMETHODCALLTYPE vc_finish_session_key_refresh(ID3D11VideoContext2 *iface, ID3D11CryptoSession *session) {
@@ -125,7 +119,7 @@ static void STDMETHODCALLTYPE vc_finish_session_key_refresh(ID3D11VideoContext2 
         hr = keydwine()->finish_session_key_refresh(s);
         if (FAILED(hr))
                 bridge_log_failure("FinishSessionKeyRefresh", hr);
-        void_method_done("FinishSessionKeyRefresh", session, hr);
+        crypto_session_record_failure(session, "FinishSessionKeyRefresh", hr);
 }
 
 /* The source texture's bytes are the encrypted data; the destination
@@ -163,9 +157,12 @@ static void STDMETHODCALLTYPE vc_decryption_blt(ID3D11VideoContext2 *iface, ID3D
                                                 const void *key, UINT iv_size, void *iv) {
         keyd_crypto_session *s = session_of("DecryptionBlt", session);
 
-        if (s)
-                void_method_done("DecryptionBlt", session,
-                                 decryption_blt(s, session, src, dst, block_info, key_size, key, iv_size, iv));
+        HRESULT hr;
+
+        if (!s)
+                return;
+        hr = decryption_blt(s, session, src, dst, block_info, key_size, key, iv_size, iv);
+        crypto_session_record_failure(session, "DecryptionBlt", hr);
 }
 
 /* The protected texture's keyd surface, encrypted under the read-back key
@@ -225,8 +222,12 @@ static void STDMETHODCALLTYPE vc_encryption_blt(ID3D11VideoContext2 *iface, ID3D
                                                 void *iv) {
         keyd_crypto_session *s = session_of("EncryptionBlt", session);
 
-        if (s)
-                void_method_done("EncryptionBlt", session, encryption_blt(s, session, src, dst, iv_size, iv));
+        HRESULT hr;
+
+        if (!s)
+                return;
+        hr = encryption_blt(s, session, src, dst, iv_size, iv);
+        crypto_session_record_failure(session, "EncryptionBlt", hr);
 }
 
 /* ---- ID3D11VideoContext1 ---- */
