@@ -12,6 +12,14 @@
  * (DecryptionBlt), reads it back encrypted under the read-back key
  * (EncryptionBlt, GetEncryptionBltKey) and decrypts that itself.
  *
+ * It also checks the later interfaces (ID3D11VideoDevice1/2 and
+ * ID3D11VideoContext1/2/3, from ID3D11Device, IDXGIDevice and the context),
+ * that keyd's IV lands in EncryptionBlt's pIV and every GetEncryptionBltKey
+ * gives a new key, read-back into a CPU_ACCESS_READ-only staging texture,
+ * that a failed void call shows in the next CheckCryptoSessionStatus,
+ * that a texture whose size wraps 32 bits is refused without a crash, and
+ * round trips in the video formats Wine creates (NV12, YUY2).
+ *
  * Exit status: 0 when every check passed, 1 otherwise.
  */
 

@@ -145,7 +145,7 @@ WINEDLLOVERRIDES="mscoree,mshtml=;winedbg.exe=d;d3d11=n,b" run_program >"$tmp/pr
 cat "$tmp/program.log"
 [[ $status -eq 0 ]] || fail "the Windows program exited with $status"
 grep -q '^PASS: 0 check(s) failed' "$tmp/program.log" || fail "the program did not report PASS"
-ok "the Windows program passed every check under Wine"
+ok "the Windows program passed every check under Wine ($(elapsed) s since start)"
 for message in \
         "0x80070057: DecryptionBlt: pCryptoSession is NULL, expected a session" \
         "0x80070057: DecryptionBlt: pSrcSurface is NULL, expected a texture" \
