@@ -207,10 +207,14 @@ static int roundtrip(keyd_crypto_session *session, const Roundtrip *rt) {
                 return keydctl_fail(hr, "EncryptionBlt failed");
         print_rate(rt->size > KEYD_BLT_MEMFD_THRESHOLD ? "EncryptionBlt (memfd):" : "EncryptionBlt:", rt->size, t);
         /* The IV is keyd's (D3D11: the driver generates it); not a secret. */
-        printf("%-22s ", "Read-back IV:");
-        for (size_t i = 0; i < sizeof(encrypt_iv); i++)
-                printf("%02x", encrypt_iv[i]);
-        printf(" (chosen by keyd)\n");
+        /* D3D11_AES_CTR_IV: the IV member, then Count, both big-endian. */
+        uint64_t iv_member = 0, iv_count = 0;
+        for (size_t i = 0; i < 8; i++) {
+                iv_member = (iv_member << 8) | encrypt_iv[i];
+                iv_count = (iv_count << 8) | encrypt_iv[8 + i];
+        }
+        printf("%-22s IV 0x%016" PRIx64 ", Count %" PRIu64 " (chosen by keyd)\n", "Read-back IV:", iv_member,
+               iv_count);
 
         aes_ctr_init(&keys->ctr, keys->blt_key, encrypt_iv);
         aes_ctr_xor(&keys->ctr, readback, readback, rt->size);

@@ -216,8 +216,8 @@ static const Verb verbs[] = {
                 "[--size=N] [--pattern=C:S:E] [--content-key] [--key-exchange=H]",
                 "Negotiate a key, DecryptionBlt a buffer encrypted\n"
                 "here into a surface, read it back with\n"
-                "EncryptionBlt, check it byte for byte, show the\n"
-                "throughput",
+                "EncryptionBlt (showing the IV keyd chose), check\n"
+                "it byte for byte, show the throughput",
                 "     --size=N                 Bytes to decrypt, a multiple of 16; K and M suffixes\n"
                 "                              for KiB and MiB (default 1M)\n"
                 "     --pattern=C:S:E          D3D11_ENCRYPTED_BLOCK_INFO: C bytes encrypted at the\n"

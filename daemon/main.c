@@ -39,7 +39,7 @@ static void help(void) {
                "     --max-sessions=N              Open sessions in all (default: %u)\n"
                "     --max-surface-bytes-per-client=BYTES\n"
                "                                   Protected memory per connection, surfaces in whole\n"
-               "                                   pages and unclosed EncryptionBltFd memfds (default: %llu)\n"
+               "                                   pages (default: %llu)\n"
                "     --max-sessions-per-user=N     Open sessions of one uid over all its connections\n"
                "                                   (default: %u)\n"
                "     --max-memory-per-user=BYTES   The same memory, of one uid over all its connections\n"

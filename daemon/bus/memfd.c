@@ -16,6 +16,9 @@
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE 0x0010  /* Linux 5.1 */
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23      /* Linux 5.14; older kernels fault page by page */
+#endif
 
 /* Only tmpfs memfds: the hole check below relies on SEEK_HOLE, and
  * hugetlbfs (MFD_HUGETLB) has none, so every hugetlbfs file reads as
@@ -193,6 +196,9 @@ int memfd_map_destination(int fd, size_t size, const char *what, MappedMemfd *re
                 munmap(p, size);
                 return r;
         }
+        /* Map the client's pages in one go rather than fault by fault. Only
+         * now: before the hole check, populating would allocate the holes. */
+        (void) madvise(p, size, MADV_POPULATE_WRITE);
 
         ret->data = p;
         ret->size = size;

@@ -6,8 +6,9 @@
  *
  * What the client does around each call is counted, as a caller of
  * libkeyd would pay it: the `ay` forms copy the data into (or out of) the
- * message; EncryptionBltFd maps the returned memfd and copies the result
- * out. DecryptionBltFd is measured twice: with a sealed memfd the producer
+ * message; EncryptionBltToFd makes, fills and seals a memfd of the
+ * surface's size (keyd writes into the caller's pages) and copies the
+ * result out of it. DecryptionBltFd is measured twice: with a sealed memfd the producer
  * already holds (the zero-copy case the memfd path is for), and with a new
  * memfd made, filled and sealed for every call. */
 
@@ -34,6 +35,7 @@ typedef struct Blt {
         const uint8_t *data;       /* ciphertext, size bytes */
         int sealed_fd;             /* the same bytes in a sealed memfd */
         uint8_t iv[16];            /* D3D11_AES_CTR_IV: IV, then block count 0 */
+        uint8_t readback_iv[16];   /* the IV keyd chose for the last read-back */
         uint8_t *out;              /* EncryptionBlt's result, size bytes */
 } Blt;
 
@@ -121,29 +123,38 @@ static void encryption_blt_ay(Blt *b) {
         size_t size;
 
         append_or_die(sd_bus_message_append(m, "u", b->surface), "EncryptionBlt");
-        append_or_die(sd_bus_message_append_array(m, 'y', b->iv, sizeof(b->iv)), "EncryptionBlt");
         reply = call(b, m, "EncryptionBlt");
         if (sd_bus_message_read_array(reply, 'y', &p, &size) < 0 || size != b->size)
                 bench_die("EncryptionBlt returned no %zu-byte array", b->size);
         memcpy(b->out, p, size);
+        if (sd_bus_message_read_array(reply, 'y', &p, &size) < 0 || size != sizeof(b->readback_iv))
+                bench_die("EncryptionBlt returned no 16-byte IV");
+        memcpy(b->readback_iv, p, size);
 }
 
 static void encryption_blt_fd(Blt *b) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = new_call(b, "EncryptionBltFd"), *reply = NULL;
-        struct stat st;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = new_call(b, "EncryptionBltToFd"), *reply = NULL;
+        _cleanup_(closep) int fd = -1;
+        const void *iv;
+        size_t iv_size;
         void *p;
-        int fd;
 
-        append_or_die(sd_bus_message_append(m, "u", b->surface), "EncryptionBltFd");
-        append_or_die(sd_bus_message_append_array(m, 'y', b->iv, sizeof(b->iv)), "EncryptionBltFd");
-        reply = call(b, m, "EncryptionBltFd");
-        if (sd_bus_message_read(reply, "h", &fd) < 0)  /* owned by reply */
-                bench_die("EncryptionBltFd returned no fd");
-        if (fstat(fd, &st) < 0 || (size_t) st.st_size != b->size)
-                bench_die("EncryptionBltFd returned a memfd of the wrong size");
-        p = mmap(NULL, b->size, PROT_READ, MAP_SHARED, fd, 0);
+        /* The caller's pages: written (no holes), sealed against shrink and grow. */
+        fd = memfd_create("keyd-bench-readback", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0 || ftruncate(fd, (off_t) b->size) < 0)
+                bench_die("cannot make a %zu-byte memfd: %m", b->size);
+        p = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (p == MAP_FAILED)
-                bench_die("cannot map EncryptionBltFd's memfd: %m");
+                bench_die("cannot map the read-back memfd: %m");
+        memset(p, 0, b->size);
+        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
+                bench_die("cannot seal the read-back memfd: %m");
+
+        append_or_die(sd_bus_message_append(m, "uh", b->surface, fd), "EncryptionBltToFd");
+        reply = call(b, m, "EncryptionBltToFd");
+        if (sd_bus_message_read_array(reply, 'y', &iv, &iv_size) < 0 || iv_size != sizeof(b->readback_iv))
+                bench_die("EncryptionBltToFd returned no 16-byte IV");
+        memcpy(b->readback_iv, iv, iv_size);
         memcpy(b->out, p, b->size);
         munmap(p, b->size);
 }
@@ -181,15 +192,23 @@ static void destroy_surface(Blt *b) {
         reply = call(b, m, "DestroySurface");
 }
 
-/* Both EncryptionBlt forms must return the same bytes for the same IV. */
+/* Both EncryptionBlt forms take their IVs from one sequence (keyd's: the
+ * IV member plus one, Count 0), and so differ in every byte's keystream. */
 static void check_paths_agree(Blt *b) {
         _cleanup_free_ uint8_t *first = xmalloc(b->size);
+        uint8_t first_iv[16], expected[16];
 
         encryption_blt_ay(b);
         memcpy(first, b->out, b->size);
+        memcpy(first_iv, b->readback_iv, sizeof(first_iv));
         encryption_blt_fd(b);
-        if (memcmp(first, b->out, b->size) != 0)
-                bench_die("EncryptionBlt and EncryptionBltFd disagree on %zu bytes", b->size);
+        memcpy(expected, first_iv, sizeof(expected));
+        for (int i = 7; i >= 0 && ++expected[i] == 0; i--)
+                ;
+        if (memcmp(b->readback_iv, expected, sizeof(expected)) != 0)
+                bench_die("EncryptionBltToFd's IV does not follow EncryptionBlt's");
+        if (b->size >= 16 && memcmp(first, b->out, 16) == 0)
+                bench_die("EncryptionBlt and EncryptionBltToFd gave the same bytes under different IVs");
 }
 
 void bench_blt(const BenchOptions *o, const BenchFixture *f, BenchResults *res) {
@@ -201,7 +220,7 @@ void bench_blt(const BenchOptions *o, const BenchFixture *f, BenchResults *res) 
 
         printf("6b. Through keyd (MB/s = 10^6 bytes/s; ratio = / the best in-process nettle AES-128-CTR of 6a\n"
                "    and a run just before each size)\n");
-        printf("   size      AES in-process   DecryptionBlt ay   DecryptionBltFd   DecryptionBltFd+fill   EncryptionBlt ay   EncryptionBltFd\n");
+        printf("   size      AES in-process   DecryptionBlt ay   DecryptionBltFd   DecryptionBltFd+fill   EncryptionBlt ay   EncryptionBltToFd\n");
         for (unsigned i = 0; i < N_BLT_SIZES; i++) {
                 size_t size = bench_blt_sizes[i];
                 _cleanup_free_ uint8_t *data = xmalloc(size), *out = xmalloc(size);

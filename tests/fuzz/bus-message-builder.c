@@ -39,8 +39,8 @@ static const Method methods[] = {
         { KEYD_SESSION_INTERFACE, "DestroySurface", "u" },
         { KEYD_SESSION_INTERFACE, "DecryptionBlt", "uay(uuu)ayay" },
         { KEYD_SESSION_INTERFACE, "DecryptionBltFd", "uh(uuu)ayay" },
-        { KEYD_SESSION_INTERFACE, "EncryptionBlt", "uay" },
-        { KEYD_SESSION_INTERFACE, "EncryptionBltFd", "uay" },
+        { KEYD_SESSION_INTERFACE, "EncryptionBlt", "u" },
+        { KEYD_SESSION_INTERFACE, "EncryptionBltToFd", "uh" },
         { KEYD_SESSION_INTERFACE, "CheckCryptoSessionStatus", "" },
         { KEYD_SESSION_INTERFACE, "Close", "" },
         { PROPERTIES, "Get", "ss" },
@@ -269,35 +269,56 @@ static int append_byte_array(Builder *b, sd_bus_message *m) {
         return r;
 }
 
-/* A file descriptor where keyd may expect one, or bytes: memfds sealed or
- * not, of several sizes, /dev/null, a pipe. */
+/* A file descriptor where keyd may expect one, or bytes: memfds of several
+ * sizes, with holes or written through (choice bit 7), sealed for
+ * DecryptionBltFd, for EncryptionBltToFd, partly or not at all; a
+ * hugetlbfs memfd; /dev/null, a pipe, a directory. */
 static int append_fd(Builder *b, sd_bus_message *m) {
+        static const int seals[] = {
+                F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW,  /* DecryptionBltFd's */
+                F_SEAL_SHRINK,
+                0,
+                F_SEAL_SHRINK | F_SEAL_GROW,                 /* EncryptionBltToFd's */
+        };
         uint8_t choice = source_u8(b->src);
         int fd = -1, pipefd[2], r;
 
-        switch (choice % 6) {
+        switch (choice % 8) {
         case 0:
         case 1:
-        case 2: {
-                static const size_t sizes[] = { 0, 16, 4096, 100, 2 * 1024 * 1024 };
+        case 2:
+        case 3: {
+                static const size_t sizes[] = { 0, 16, 4096, 100, 2 * 1024 * 1024, 64 };
                 size_t size = sizes[source_u8(b->src) % (sizeof(sizes) / sizeof(sizes[0]))];
                 fd = memfd_create("keyd-fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
                 if (fd < 0)
                         return -errno;
-                if (ftruncate(fd, (off_t) size) < 0) {
+                if (ftruncate(fd, (off_t) size) < 0 ||
+                    ((choice & 0x80) && size > 0 && fallocate(fd, 0, 0, (off_t) size) < 0)) {
                         r = -errno;
                         close(fd);
                         return r;
                 }
-                if (choice % 6 != 2)
-                        (void) fcntl(fd, F_ADD_SEALS,
-                                     choice % 6 == 0 ? F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW : F_SEAL_SHRINK);
+                /* fallocate() leaves holes to SEEK_HOLE; one written byte per page does not. */
+                if (choice & 0x80)
+                        for (size_t off = 0; off < size; off += 4096)
+                                (void) pwrite(fd, "", 1, (off_t) off);
+                if (seals[choice % 8])
+                        (void) fcntl(fd, F_ADD_SEALS, seals[choice % 8]);
                 break;
         }
-        case 3:
+        case 4:
+                /* hugetlbfs: keyd takes tmpfs memfds only. */
+                fd = memfd_create("keyd-fuzz-huge", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB);
+                if (fd >= 0)
+                        (void) fcntl(fd, F_ADD_SEALS, seals[source_u8(b->src) % 4]);
+                else
+                        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                break;
+        case 5:
                 fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
                 break;
-        case 4:
+        case 6:
                 if (pipe2(pipefd, O_CLOEXEC) < 0)
                         return -errno;
                 close(pipefd[1]);

@@ -22,7 +22,7 @@ METHODS = [
     "CreateCryptoSession", "GetCertificate", "NegotiateCryptoSessionKeyExchange",
     "ExecuteHWProtectionFunction", "StartSessionKeyRefresh", "FinishSessionKeyRefresh",
     "GetEncryptionBltKey", "CreateSurface", "DestroySurface", "DecryptionBlt", "DecryptionBltFd",
-    "EncryptionBlt", "EncryptionBltFd", "CheckCryptoSessionStatus", "Close", "Get", "GetAll", "Set",
+    "EncryptionBlt", "EncryptionBltToFd", "CheckCryptoSessionStatus", "Close", "Get", "GetAll", "Set",
     "Introspect", "Ping", "GetMachineId", "GetManagedObjects",
 ]
 MANAGER_METHODS = METHODS[:4]
@@ -79,8 +79,11 @@ def bus_methods_seeds():
                  + call("CreateSurface", u(64))
                  + call("DecryptionBlt", u(1) + ay(16) + u(0) + u(0) + u(0) + ay(0) + ay(16))
                  + call("DecryptionBlt", u(1) + ay(16) + u(16) + u(16) + u(16) + ay(16) + ay(16))
-                 + call("EncryptionBlt", u(1) + ay(16))
-                 + call("EncryptionBltFd", u(1) + ay(16))
+                 + call("GetEncryptionBltKey", u(16))
+                 + call("EncryptionBlt", u(1))
+                 # h: a 64-byte memfd written through, sealed against shrink and grow
+                 + call("EncryptionBltToFd", u(1) + bytes([0x83, 5]))
+                 + call("EncryptionBlt", u(1))
                  + call("StartSessionKeyRefresh", u(16))
                  + call("FinishSessionKeyRefresh", b"")
                  + call("GetEncryptionBltKey", u(16))
@@ -90,8 +93,12 @@ def bus_methods_seeds():
                  + call("Close", b""))
     memfd = (create_session(1) + negotiate(0, 1)
              + call("CreateSurface", u(64))
-             # h: a sealed memfd of 16 bytes
-             + call("DecryptionBltFd", u(1) + bytes([0, 1]) + u(0) + u(0) + u(0) + ay(0) + ay(16)))
+             # h: a sealed memfd of 16 bytes, holes; then written through
+             + call("DecryptionBltFd", u(1) + bytes([0, 1]) + u(0) + u(0) + u(0) + ay(0) + ay(16))
+             + call("DecryptionBltFd", u(1) + bytes([0x80, 1]) + u(0) + u(0) + u(0) + ay(0) + ay(16))
+             # a hugetlbfs memfd, then a destination with holes
+             + call("EncryptionBltToFd", u(1) + bytes([4, 3]))
+             + call("EncryptionBltToFd", u(1) + bytes([3, 5])))
     hw = (create_session(3)
           + call("ExecuteHWProtectionFunction", u(1) + u(0) + ay(16) + u(256))
           + call("ExecuteHWProtectionFunction", u(2) + u(0) + ay(16) + u(256))

@@ -133,6 +133,30 @@ START_TEST(test_keydctl_status_says_hardware) {
 }
 END_TEST
 
+/* Contract section 7: CheckCryptoKeyExchange lists HW_PROTECTION exactly
+ * when the caps have HARDWARE_DRM_COMMUNICATION, for the profile given. */
+static void assert_caps_agree(sd_bus *bus, const char *profile) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint32_t caps[3];
+        uint64_t memory;
+        bool listed = false;
+
+        ck_assert_int_ge(gpu_get_caps(bus, GUID_AES128_CTR, profile, caps, &memory, &error), 0);
+        for (uint32_t i = 0; i < caps[1]; i++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                const char *kx;
+
+                ck_assert_int_ge(sd_bus_call_method(bus, "org.keyd.KeyBroker1", "/org/keyd/KeyBroker1",
+                                                    "org.keyd.KeyBroker1.Manager", "CheckCryptoKeyExchange", &error,
+                                                    &reply, "ssu", GUID_AES128_CTR, profile, i),
+                                 0);
+                ck_assert_int_ge(sd_bus_message_read(reply, "s", &kx), 0);
+                listed = listed || strcmp(kx, GUID_HW_PROTECTION) == 0;
+        }
+        ck_assert_msg(listed == !!(caps[0] & CAPS_HARDWARE_DRM_COMMUNICATION),
+                      "profile \"%s\": caps 0x%x, HW_PROTECTION %s listed", profile, caps[0], listed ? "" : "not");
+}
+
 START_TEST(test_caps_from_driver) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus *bus;
@@ -151,6 +175,8 @@ START_TEST(test_caps_from_driver) {
 
         ck_assert_int_ge(gpu_get_caps(bus, GUID_AES128_CTR, "", caps, &memory, &error), 0);
         ck_assert_uint_eq(caps[1], 1);
+        assert_caps_agree(bus, GUID_H264);
+        assert_caps_agree(bus, "");
 
         /* The test driver has no AV1 and no HEVC Main10 decoder. */
         ck_assert_int_lt(gpu_get_caps(bus, GUID_AES128_CTR, GUID_AV1, caps, &memory, &error), 0);
@@ -198,6 +224,10 @@ START_TEST(test_no_tee_entrypoint) {
 
         ck_assert_int_ge(gpu_get_caps(bus, GUID_AES128_CTR, "", caps, &memory, &error), 0);
         ck_assert_uint_eq(caps[1], 0);
+        /* No key exchange, so no DRM communication either; with a decoder, both. */
+        ck_assert_uint_eq(caps[0] & CAPS_HARDWARE_DRM_COMMUNICATION, 0);
+        assert_caps_agree(bus, "");
+        assert_caps_agree(bus, GUID_H264);
         ck_assert_int_lt(gpu_create_session(bus, GUID_AES128_CTR, "", GUID_HW_PROTECTION, &path, &error), 0);
         ck_assert_uint_eq(gpu_error_hresult(&error), DXGI_ERROR_UNSUPPORTED);
         ck_assert_msg(strstr(error.message, "VAEntrypointProtectedTEEComm"), "%s", error.message);

@@ -152,6 +152,32 @@ START_TEST(test_close_wipes_session_and_readback_keys) {
 }
 END_TEST
 
+/* GetEncryptionBltKey draws a new K_blt on every call (D3D11): the one it
+ * replaces is overwritten, not left behind in keyd's memory. */
+START_TEST(test_new_readback_key_replaces_the_old) {
+        keyd_client *c = open_client();
+        keyd_crypto_session *s = create_session(c, &KEYD_KEY_EXCHANGE_RSAES_OAEP);
+        uint8_t key[KEY_SIZE], wrapped[KEY_SIZE], kblt1[KEY_SIZE], kblt2[KEY_SIZE];
+        uint64_t id = handle_of(s);
+
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
+        ck_assert_hr(keyd_get_encryption_blt_key(s, sizeof(wrapped), wrapped), KEYD_S_OK);
+        aes_ecb(key, wrapped, kblt1, true);
+        ck_assert_uint_ge(count_in_keyd(kblt1), 1);
+
+        ck_assert_hr(keyd_get_encryption_blt_key(s, sizeof(wrapped), wrapped), KEYD_S_OK);
+        aes_ecb(key, wrapped, kblt2, true);
+        ck_assert_int_ne(memcmp(kblt1, kblt2, KEY_SIZE), 0);
+        ck_assert_uint_ge(count_in_keyd(kblt2), 1);
+        ck_assert_uint_eq(count_in_keyd(kblt1), 0);
+
+        keyd_crypto_session_release(s);
+        ck_assert_uint_eq(count_in_keyd(kblt2), 0);
+        assert_wiped(id);
+        keyd_client_close(c);
+}
+END_TEST
+
 START_TEST(test_refresh_replaces_the_old_key) {
         keyd_client *c = open_client();
         keyd_crypto_session *s = create_session(c, &KEYD_KEY_EXCHANGE_RSAES_OAEP);
@@ -198,8 +224,8 @@ START_TEST(test_content_key_data_key_is_transient) {
 
         /* Control: keyd did hold content_key, since the surface now holds
          * the plaintext (read back and decrypted here). */
-        ck_assert_hr(keyd_encryption_blt(s, surface, sizeof(iv), iv, sizeof(back), back), KEYD_S_OK);
         ck_assert_hr(keyd_get_encryption_blt_key(s, sizeof(wrapped_blt), wrapped_blt), KEYD_S_OK);
+        ck_assert_hr(keyd_encryption_blt(s, surface, sizeof(iv), iv, sizeof(back), back), KEYD_S_OK);
         openssl_ecb_decrypt(key, wrapped_blt, blt_key);
         openssl_ctr(blt_key, iv, back, sizeof(back), back);
         ck_assert_mem_eq(back, plain, sizeof(plain));
@@ -247,6 +273,7 @@ static Suite *key_wipe_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 300);
         tcase_add_test(tc, test_close_wipes_session_and_readback_keys);
+        tcase_add_test(tc, test_new_readback_key_replaces_the_old);
         tcase_add_test(tc, test_refresh_replaces_the_old_key);
         tcase_add_test(tc, test_content_key_data_key_is_transient);
         tcase_add_test(tc, test_disconnect_wipes_every_session);

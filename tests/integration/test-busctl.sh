@@ -128,6 +128,29 @@ expect_eq "GetContentProtectionCaps with a braced GUID" "$out" "uuut 17657 4 16 
 out=$(bctl call "$NAME" "$MANAGER_PATH" "$MANAGER_IFACE" CheckCryptoKeyExchange ssu "$AES128_CTR" "" 0)
 expect_eq "CheckCryptoKeyExchange 0" "$out" 's "c1949895-d72a-4a1d-8e5d-ed857d171520"'
 
+# Caps and the key-exchange list agree (contract section 7): HW_PROTECTION is
+# listed exactly when HARDWARE_DRM_COMMUNICATION (0x4000) is set, for every
+# decoder profile.
+HW_PROTECTION=b1170d8a-628d-4da3-ad3b-82ddb08b4970
+for profile in "" 1b81be68-a0c7-11d3-b984-00c04f2e73c5 5b11d51b-2f4c-4452-bcc3-09f2a1160cc0 \
+        107af0e0-ef1a-4d19-aba8-67a163073d13 463707f8-a1d0-4585-876d-83aa6d60b89e \
+        b8be4ccb-cf53-46ba-8d59-d6b8a6da5d2a; do
+        read -r _ caps count _ < <(bctl call "$NAME" "$MANAGER_PATH" "$MANAGER_IFACE" GetContentProtectionCaps ss \
+                "$AES128_CTR" "$profile")
+        listed=no
+        for ((i = 0; i < count; i++)); do
+                out=$(bctl call "$NAME" "$MANAGER_PATH" "$MANAGER_IFACE" CheckCryptoKeyExchange ssu "$AES128_CTR" \
+                        "$profile" "$i")
+                [[ $out == "s \"$HW_PROTECTION\"" ]] && listed=yes
+        done
+        drm=no
+        (( caps & 0x4000 )) && drm=yes
+        [[ $listed == "$drm" ]] ||
+                fail "profile '$profile': caps $caps has HARDWARE_DRM_COMMUNICATION: $drm; HW_PROTECTION listed: $listed"
+        [[ $drm == yes ]] || fail "profile '$profile': the software backend offers HW_PROTECTION (its TEE), caps $caps"
+done
+echo "ok - caps and key exchanges agree on HARDWARE_DRM_COMMUNICATION / HW_PROTECTION"
+
 out=$(bctl get-property "$NAME" "$MANAGER_PATH" "$MANAGER_IFACE" SessionCount)
 expect_eq "SessionCount" "$out" "u 0"
 out=$(bctl get-property "$NAME" "$MANAGER_PATH" "$MANAGER_IFACE" Backend)
@@ -155,6 +178,12 @@ out=$(bctl introspect "$NAME" "$session_path")
 expect_contains "introspect session" "$out" "$SESSION_IFACE" \
         ".GetCertificate" ".NegotiateCryptoSessionKeyExchange" ".CheckCryptoSessionStatus" ".Close" \
         ".Handle" ".Owner" ".KeyExchangeType"
+# The read-back methods as busctl shows them: keyd returns the IV it chose.
+out=$(bctl introspect "$NAME" "$session_path" "$SESSION_IFACE")
+grep -Eq '^\.EncryptionBlt +method +u +ayay ' <<<"$out" || fail "EncryptionBlt is not (u) -> (ay ay): $out"
+grep -Eq '^\.EncryptionBltToFd +method +uh +ay ' <<<"$out" || fail "EncryptionBltToFd is not (uh) -> (ay): $out"
+grep -q '^\.EncryptionBltFd ' <<<"$out" && fail "the keyd-allocated EncryptionBltFd is still there: $out"
+echo "ok - EncryptionBlt (u) -> (ay data, ay iv), EncryptionBltToFd (u h) -> (ay iv)"
 
 out=$(bctl tree "$NAME")
 expect_contains "tree lists the session" "$out" "$session_path"
@@ -192,7 +221,7 @@ expect_eq "SessionCount after release" "$out" "u 0"
 
 # ---- keydctl ----
 out=$("$KEYDCTL_BINARY" --address="$address" caps) || fail "keydctl caps failed: $out"
-expect_contains "keydctl caps" "$out" "0x000004f9" "DECRYPTION_BLT" "Key exchange types:    4" \
+expect_contains "keydctl caps" "$out" "0x000044f9" "DECRYPTION_BLT" "Key exchange types:    4" \
         "c1949895-d72a-4a1d-8e5d-ed857d171520" "Block alignment size:  16" "$QUOTA bytes"
 
 for kx in sha512 sha256 sha1; do

@@ -12,8 +12,10 @@
 
 #include <check.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <nettle/aes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -52,6 +55,14 @@ static void setup(void) {
 
 static void setup_quota(void) {
         start_bus_and_keyd(quota_args);
+}
+
+/* Issue 18's figures: a 64 KiB surface quota, 128 KiB per user. */
+static const char *const readback_quota_args[] = { "--max-surface-bytes-per-client=65536",
+                                                   "--max-memory-per-user=131072", NULL };
+
+static void setup_readback_quota(void) {
+        start_bus_and_keyd(readback_quota_args);
 }
 
 static void setup_refresh_timeout(void) {
@@ -164,12 +175,25 @@ static keyd_crypto_session_status session_status(keyd_crypto_session *s) {
         return status;
 }
 
-/* The read-back key K_blt, unwrapped here from GetEncryptionBltKey. */
+/* A new read-back key K_blt (GetEncryptionBltKey draws one per call),
+ * unwrapped here; read-backs from now on use it. */
 static void readback_key(keyd_crypto_session *s, const uint8_t session_key[KEY_SIZE], uint8_t kblt[KEY_SIZE]) {
         uint8_t wrapped[KEY_SIZE];
 
         ck_assert_hr(keyd_get_encryption_blt_key(s, sizeof(wrapped), wrapped), KEYD_S_OK);
         ecb_decrypt(session_key, wrapped, kblt);
+}
+
+/* The IV member of a D3D11_AES_CTR_IV keyd returned, after checking its
+ * Count is 0 (contract section 7). */
+static uint64_t iv_member(const uint8_t iv[IV_SIZE]) {
+        uint64_t v = 0;
+
+        for (unsigned i = 8; i < IV_SIZE; i++)
+                ck_assert_msg(iv[i] == 0, "the read-back IV's Count is not 0 (byte %u is 0x%02x)", i, iv[i]);
+        for (unsigned i = 0; i < 8; i++)
+                v = (v << 8) | iv[i];
+        return v;
 }
 
 /* Read the whole surface back and decrypt it here: its plaintext. */
@@ -178,9 +202,10 @@ static uint8_t *read_surface(keyd_crypto_session *s, const uint8_t session_key[K
         uint8_t iv[IV_SIZE], kblt[KEY_SIZE];
         uint8_t *out = xmalloc(size), *plain = xmalloc(size);
 
-        random_bytes(iv, sizeof(iv));
-        ck_assert_hr(keyd_encryption_blt(s, surface, sizeof(iv), iv, size, out), KEYD_S_OK);
         readback_key(s, session_key, kblt);
+        memset(iv, 0xa5, sizeof(iv));
+        ck_assert_hr(keyd_encryption_blt(s, surface, sizeof(iv), iv, size, out), KEYD_S_OK);
+        (void) iv_member(iv);
         ref_ctr_pattern(kblt, iv, NULL, plain, out, size);
         free(out);
         return plain;
@@ -240,11 +265,13 @@ static void check_roundtrip(keyd_crypto_session *s, const uint8_t session_key[KE
                                           ct) == KEYD_S_OK,
                       "DecryptionBlt, %s: %s", what, keyd_last_error_message());
 
-        random_bytes(iv_out, sizeof(iv_out));
+        /* A new K_blt first: EncryptionBlt uses the newest. pIV is keyd's to fill. */
+        readback_key(s, session_key, kblt);
+        memset(iv_out, 0xa5, sizeof(iv_out));
         ck_assert_msg(keyd_encryption_blt(s, surface, sizeof(iv_out), iv_out, surface_size, out) == KEYD_S_OK,
                       "EncryptionBlt, %s: %s", what, keyd_last_error_message());
+        (void) iv_member(iv_out);
 
-        readback_key(s, session_key, kblt);
         ref_ctr_pattern(kblt, iv_out, NULL, expected, plain, surface_size);
         assert_same_bytes(out, expected, surface_size, what);
         /* Only ciphertext crossed the bus. */
@@ -383,19 +410,35 @@ START_TEST(test_counter_wrap) {
         ref_ctr_pattern(key, iv, NULL, ct, plain, sizeof(plain));
         ck_assert_hr(keyd_decryption_blt(s, surface, NULL, 0, NULL, sizeof(iv), iv, sizeof(ct), ct), KEYD_S_OK);
 
-        memset(iv + 8, 0xff, 8);
-        ck_assert_hr(keyd_encryption_blt(s, surface, sizeof(iv), iv, sizeof(out), out), KEYD_S_OK);
+        /* DecryptionBlt wrapped its count: read back, the plaintext is whole.
+         * (Read-backs start at Count 0 under keyd's IV, so they never wrap.) */
         readback_key(s, key, kblt);
+        ck_assert_hr(keyd_encryption_blt(s, surface, sizeof(iv), iv, sizeof(out), out), KEYD_S_OK);
+        (void) iv_member(iv);
         ref_ctr_pattern(kblt, iv, NULL, expected, plain, sizeof(plain));
-        assert_same_bytes(out, expected, sizeof(out), "EncryptionBlt across the counter wrap");
+        assert_same_bytes(out, expected, sizeof(out), "EncryptionBlt of data decrypted across the counter wrap");
+        ref_ctr_pattern(kblt, iv, NULL, out, out, sizeof(out));
+        assert_same_bytes(out, plain, sizeof(out), "data decrypted across the counter wrap");
 
-        /* Block 1 is AES(K_blt, IV || 0), not AES(K_blt, IV + 1 || 0). */
-        uint8_t block[16], ks[16];
-        memcpy(block, iv, 8);
-        memset(block + 8, 0, 8);
-        ecb_encrypt(kblt, block, ks);
+        /* Block 1 of the decryption was AES(K, IV || 0), not AES(K, IV + 1 || 0):
+         * the expected ciphertext is computed block by block here. */
+        uint8_t block[16], ks[16], iv_in[IV_SIZE], ct2[32], plain2[32] = {};
+        random_bytes(iv_in, 8);
+        memset(iv_in + 8, 0xff, 8);
+        memcpy(block, iv_in, 16);
+        ecb_encrypt(key, block, ks);
         for (unsigned i = 0; i < 16; i++)
-                ck_assert_uint_eq(out[16 + i], plain[16 + i] ^ ks[i]);
+                ct2[i] = plain[i] ^ ks[i];
+        memset(block + 8, 0, 8);
+        ecb_encrypt(key, block, ks);
+        for (unsigned i = 0; i < 16; i++)
+                ct2[16 + i] = plain[16 + i] ^ ks[i];
+        ck_assert_hr(keyd_decryption_blt(s, surface, NULL, 0, NULL, sizeof(iv_in), iv_in, sizeof(ct2), ct2),
+                     KEYD_S_OK);
+        uint8_t *back = read_surface(s, key, surface, sizeof(plain));
+        memcpy(plain2, plain, sizeof(plain2));
+        ck_assert_mem_eq(back, plain2, sizeof(plain2));
+        free(back);
 
         keyd_crypto_session_release(s);
         keyd_client_close(c);
@@ -507,6 +550,8 @@ START_TEST(test_key_refresh) {
 
         ck_assert_hr(keyd_get_encryption_blt_key(s, KEY_SIZE, wrapped_before), KEYD_S_OK);
         openssl_ecb_decrypt(key, wrapped_before, kblt);
+        openssl_ecb_encrypt(key, kblt, expected_wrapped);
+        assert_same_bytes(wrapped_before, expected_wrapped, KEY_SIZE, "read-back key wrapped with the session key");
 
         /* Two starts: only the latest random number counts. */
         ck_assert_hr(keyd_start_session_key_refresh(s, sizeof(r1), r1), KEYD_S_OK);
@@ -522,14 +567,24 @@ START_TEST(test_key_refresh) {
         /* New session key = old session key XOR R (D3D11). */
         refreshed_key(key, r2, new_key);
 
-        /* The read-back key stays; it now comes wrapped with the new key. */
+        /* A new read-back key, wrapped with the new session key: unwrapped
+         * with it, it decrypts the next read-back (checked against openssl). */
         ck_assert_hr(keyd_get_encryption_blt_key(s, KEY_SIZE, wrapped_after), KEYD_S_OK);
-        openssl_ecb_encrypt(new_key, kblt, expected_wrapped);
+        openssl_ecb_decrypt(new_key, wrapped_after, kblt_after);
+        ck_assert_int_ne(memcmp(kblt_after, kblt, KEY_SIZE), 0);
+        openssl_ecb_encrypt(new_key, kblt_after, expected_wrapped);
         assert_same_bytes(wrapped_after, expected_wrapped, KEY_SIZE,
                           "read-back key wrapped with (old session key XOR R)");
-        ck_assert_int_ne(memcmp(wrapped_after, wrapped_before, KEY_SIZE), 0);
-        openssl_ecb_decrypt(new_key, wrapped_after, kblt_after);
-        ck_assert_mem_eq(kblt_after, kblt, KEY_SIZE);
+        {
+                uint8_t iv_rb[IV_SIZE], out_rb[sizeof(plain)], expected_rb[sizeof(plain)];
+
+                ck_assert_hr(keyd_encryption_blt(s, surface, sizeof(iv_rb), iv_rb, sizeof(out_rb), out_rb),
+                             KEYD_S_OK);
+                (void) iv_member(iv_rb);
+                openssl_ctr(kblt_after, iv_rb, plain, sizeof(plain), expected_rb);
+                assert_same_bytes(out_rb, expected_rb, sizeof(out_rb),
+                                  "read-back under the K_blt drawn after the refresh");
+        }
 
         /* The surface kept its content across the refresh. */
         back = read_surface(s, new_key, surface, sizeof(plain));
@@ -1004,14 +1059,26 @@ static int raw_decryption_blt(sd_bus *bus, const char *path, uint32_t surface, i
         return r;
 }
 
-/* EncryptionBlt or EncryptionBltFd (member). */
-static int raw_encryption_blt(sd_bus *bus, const char *path, const char *member, uint32_t surface,
-                              const uint8_t iv[IV_SIZE], sd_bus_error *error, sd_bus_message **ret_reply) {
-        sd_bus_message *m = raw_new_call(bus, path, member);
+/* EncryptionBlt (fd < 0) or EncryptionBltToFd into fd. */
+static int raw_encryption_blt(sd_bus *bus, const char *path, uint32_t surface, int fd, sd_bus_error *error,
+                              sd_bus_message **ret_reply) {
+        sd_bus_message *m = raw_new_call(bus, path, fd >= 0 ? "EncryptionBltToFd" : "EncryptionBlt");
 
         ck_assert_int_ge(sd_bus_message_append(m, "u", surface), 0);
-        append_bytes(m, iv, IV_SIZE);
+        if (fd >= 0)
+                ck_assert_int_ge(sd_bus_message_append(m, "h", fd), 0);
         return raw_send(bus, m, error, ret_reply);
+}
+
+/* The "ay iv" of a read-back reply: 16 bytes, Count 0; returns the IV member. */
+static uint64_t reply_iv(sd_bus_message *reply, uint8_t iv[IV_SIZE]) {
+        const void *p;
+        size_t n;
+
+        ck_assert_int_ge(sd_bus_message_read_array(reply, 'y', &p, &n), 0);
+        ck_assert_uint_eq(n, IV_SIZE);
+        memcpy(iv, p, IV_SIZE);
+        return iv_member(iv);
 }
 
 /* Check a failed call: the error name, and the message starting with the HRESULT. */
@@ -1096,15 +1163,77 @@ static int raw_decryption_blt_fd(RawSession *rs, uint32_t surface, int fd, const
 }
 
 #define ALL_SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
+#define DESTINATION_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
 
+/* A destination for EncryptionBltToFd: size bytes, every one written, with
+ * the seals asked for. */
+static int make_destination(size_t size, int seals) {
+        uint8_t *junk = xmalloc(size ?: 1);
+        int fd;
+
+        random_bytes(junk, size);
+        fd = make_memfd(junk, size, seals);
+        free(junk);
+        return fd;
+}
+
+/* K_blt drawn anew by GetEncryptionBltKey on the raw connection. */
+static void raw_readback_key(RawSession *rs, uint8_t kblt[KEY_SIZE]) {
+        sd_bus_message *reply = NULL;
+        const void *wrapped;
+        size_t wrapped_size;
+
+        raw_call(rs->bus, rs->path, "GetEncryptionBltKey", &reply, "u", KEY_SIZE);
+        ck_assert_int_ge(sd_bus_message_read_array(reply, 'y', &wrapped, &wrapped_size), 0);
+        ck_assert_uint_eq(wrapped_size, KEY_SIZE);
+        ecb_decrypt(rs->key, wrapped, kblt);
+        sd_bus_message_unref(reply);
+}
+
+/* Whether keyd (pid) holds a descriptor or a mapping of the file st. */
+static bool keyd_holds_file(pid_t pid, const struct stat *st) {
+        char dir[64], path[PATH_MAX], line[1024];
+        struct dirent *de;
+        bool found = false;
+        DIR *d;
+        FILE *f;
+
+        snprintf(dir, sizeof(dir), "/proc/%i/fd", (int) pid);
+        d = opendir(dir);
+        ck_assert_ptr_nonnull(d);
+        while (!found && (de = readdir(d))) {
+                struct stat fst;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+                found = stat(path, &fst) == 0 && fst.st_dev == st->st_dev && fst.st_ino == st->st_ino;
+        }
+        closedir(d);
+
+        /* maps: "start-end perms offset dev inode path"; memfds are on tmpfs. */
+        snprintf(path, sizeof(path), "/proc/%i/maps", (int) pid);
+        f = fopen(path, "re");
+        ck_assert_ptr_nonnull(f);
+        while (!found && fgets(line, sizeof(line), f)) {
+                unsigned long long ino = 0;
+
+                if (sscanf(line, "%*s %*s %*s %*s %llu", &ino) == 1 && ino == (unsigned long long) st->st_ino &&
+                    strstr(line, "memfd:"))
+                        found = true;
+        }
+        fclose(f);
+        return found;
+}
 START_TEST(test_memfd_raw) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
         RawSession rs;
         uint8_t iv[IV_SIZE], plain[4096], ct[4096], ct_big[8192] = {}, kblt[KEY_SIZE], expected[4096];
         uint8_t back[4096];
-        const void *wrapped;
-        size_t wrapped_size;
         uint32_t surface;
         int fd, pipefd[2], r;
 
@@ -1167,17 +1296,14 @@ START_TEST(test_memfd_raw) {
         expect_error(r, &error, "DecryptionBltFd with a regular file", ERROR_INVALID_ARG, "0x80070057:", NULL);
         close(fd);
 
-        /* The surface is still all zeros: read it back through EncryptionBltFd. */
-        random_bytes(iv, sizeof(iv));
-        ck_assert_int_ge(raw_encryption_blt(rs.bus, rs.path, "EncryptionBltFd", surface, iv, NULL, &reply), 0);
-        ck_assert_int_ge(sd_bus_message_read(reply, "h", &fd), 0);
+        /* The surface is still all zeros: read it back through EncryptionBltToFd. */
+        raw_readback_key(&rs, kblt);
+        fd = make_destination(sizeof(back), DESTINATION_SEALS);
+        ck_assert_int_ge(raw_encryption_blt(rs.bus, rs.path, surface, fd, NULL, &reply), 0);
+        (void) reply_iv(reply, iv);
         ck_assert_int_eq(pread(fd, back, sizeof(back), 0), (ssize_t) sizeof(back));
         reply = sd_bus_message_unref(reply);
-        raw_call(rs.bus, rs.path, "GetEncryptionBltKey", &reply, "u", KEY_SIZE);
-        ck_assert_int_ge(sd_bus_message_read_array(reply, 'y', &wrapped, &wrapped_size), 0);
-        ck_assert_uint_eq(wrapped_size, KEY_SIZE);
-        ecb_decrypt(rs.key, wrapped, kblt);
-        reply = sd_bus_message_unref(reply);
+        close(fd);
         memset(expected, 0, sizeof(expected));
         ref_ctr_pattern(kblt, iv, NULL, expected, expected, sizeof(expected));
         assert_same_bytes(back, expected, sizeof(back), "surface after refused memfds");
@@ -1189,17 +1315,14 @@ START_TEST(test_memfd_raw) {
         ck_assert_int_ge(raw_decryption_blt_fd(&rs, surface, fd, iv, &error), 0);
         close(fd);
 
-        random_bytes(iv, sizeof(iv));
-        ck_assert_int_ge(raw_encryption_blt(rs.bus, rs.path, "EncryptionBltFd", surface, iv, NULL, &reply), 0);
-        ck_assert_int_ge(sd_bus_message_read(reply, "h", &fd), 0);
-        struct stat st;
-        ck_assert_int_eq(fstat(fd, &st), 0);
-        ck_assert_int_eq(st.st_size, (off_t) sizeof(plain));
-        ck_assert_int_eq(fcntl(fd, F_GET_SEALS) & (ALL_SEALS | F_SEAL_SEAL), ALL_SEALS | F_SEAL_SEAL);
+        fd = make_destination(sizeof(back), DESTINATION_SEALS);
+        ck_assert_int_ge(raw_encryption_blt(rs.bus, rs.path, surface, fd, NULL, &reply), 0);
+        (void) reply_iv(reply, iv);
         ck_assert_int_eq(pread(fd, back, sizeof(back), 0), (ssize_t) sizeof(back));
         reply = sd_bus_message_unref(reply);
+        close(fd);
         ref_ctr_pattern(kblt, iv, NULL, expected, plain, sizeof(plain));
-        assert_same_bytes(back, expected, sizeof(back), "EncryptionBltFd after DecryptionBltFd");
+        assert_same_bytes(back, expected, sizeof(back), "EncryptionBltToFd after DecryptionBltFd");
 
         raw_session_close(&rs);
 }
@@ -1210,15 +1333,14 @@ START_TEST(test_ay_limit_names_fd_variant) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         sd_bus_message *reply = NULL;
         RawSession rs;
-        uint8_t iv[IV_SIZE] = {};
         uint32_t surface;
         int r;
 
         raw_session_open(&rs, RSAES_OAEP, true);
         surface = raw_create_surface(&rs, 16 * MiB + 16);
-        r = raw_encryption_blt(rs.bus, rs.path, "EncryptionBlt", surface, iv, &error, &reply);
+        r = raw_encryption_blt(rs.bus, rs.path, surface, -1, &error, &reply);
         expect_error(r, &error, "EncryptionBlt of a surface above 16 MiB", ERROR_INVALID_ARG, "0x80070057:",
-                     "EncryptionBltFd");
+                     "EncryptionBltToFd");
         sd_bus_message_unref(reply);
         raw_session_close(&rs);
 }
@@ -1305,10 +1427,13 @@ START_TEST(test_foreign_connection) {
         r = raw_decryption_blt(other, path, surface, fd, NULL, 0, iv, &error);
         expect_error(r, &error, "DecryptionBltFd from another connection", ERROR_ACCESS_DENIED, "0x80070005:", NULL);
         close(fd);
-        r = raw_encryption_blt(other, path, "EncryptionBlt", surface, iv, &error, &reply);
+        r = raw_encryption_blt(other, path, surface, -1, &error, &reply);
         expect_error(r, &error, "EncryptionBlt from another connection", ERROR_ACCESS_DENIED, "0x80070005:", NULL);
-        r = raw_encryption_blt(other, path, "EncryptionBltFd", surface, iv, &error, &reply);
-        expect_error(r, &error, "EncryptionBltFd from another connection", ERROR_ACCESS_DENIED, "0x80070005:", NULL);
+        fd = make_destination(sizeof(plain), DESTINATION_SEALS);
+        r = raw_encryption_blt(other, path, surface, fd, &error, &reply);
+        expect_error(r, &error, "EncryptionBltToFd from another connection", ERROR_ACCESS_DENIED, "0x80070005:",
+                     NULL);
+        close(fd);
         r = sd_bus_call_method(other, KEYD_BUS_NAME, path, KEYD_SESSION_INTERFACE, "GetEncryptionBltKey", &error,
                                &reply, "u", KEY_SIZE);
         expect_error(r, &error, "GetEncryptionBltKey from another connection", ERROR_ACCESS_DENIED, "0x80070005:",
@@ -1460,6 +1585,9 @@ START_TEST(test_keydctl_roundtrip) {
                 ck_assert_msg(strstr(run.out, "Result:") && strstr(run.out, "match"), "%s", run.out);
                 ck_assert_msg(strstr(run.out, "DecryptionBlt") && strstr(run.out, "MB/s"), "%s", run.out);
                 ck_assert_msg(strstr(run.out, "EncryptionBlt"), "%s", run.out);
+                /* The IV keyd chose is shown: its IV member and Count 0. */
+                ck_assert_msg(strstr(run.out, "Read-back IV:") && strstr(run.out, ", Count 0 (chosen by keyd)"), "%s",
+                              run.out);
                 /* No key (32 hex digits or more) is ever printed. */
                 ck_assert_msg(!has_hex_run(run.out, 32) && !has_hex_run(run.err, 32), "%s", run.out);
                 harness_run_done(&run);
@@ -1483,6 +1611,367 @@ START_TEST(test_keydctl_roundtrip) {
                 ck_assert_msg(!strstr(run.out, "match"), "%s", run.out);
                 harness_run_done(&run);
         }
+}
+END_TEST
+
+/* ---- read-back: keyd's IVs, a new K_blt per GetEncryptionBltKey ---- */
+
+/* The surface read back through libkeyd must be CTR(kblt, iv, plain):
+ * computed by the openssl command, not by keyd's code nor nettle. */
+static void expect_readback(const uint8_t *out, const uint8_t kblt[KEY_SIZE], const uint8_t iv[IV_SIZE],
+                            const uint8_t *plain, size_t size, const char *what) {
+        uint8_t *expected = xmalloc(size);
+
+        openssl_ctr(kblt, iv, plain, size, expected);
+        assert_same_bytes(out, expected, size, what);
+        free(expected);
+}
+
+START_TEST(test_readback_iv_sequence_and_new_keys) {
+        keyd_client *c = open_client();
+        keyd_crypto_session *s = create_session(c, &KEYD_KEY_EXCHANGE_RSAES_OAEP);
+        keyd_crypto_session *s2 = create_session(c, &KEYD_KEY_EXCHANGE_RSAES_OAEP);
+        uint8_t key[KEY_SIZE], key2[KEY_SIZE], kblt1[KEY_SIZE], kblt2[KEY_SIZE], w1[KEY_SIZE], w2[KEY_SIZE];
+        uint8_t iv0[IV_SIZE], iv1[IV_SIZE], iv2[IV_SIZE], iv3[IV_SIZE], iv_other[IV_SIZE], iv_before[IV_SIZE];
+        uint8_t plain[256], out0[256], out1[256], out2[256], zeros[256] = {}, guess[256], zero_key[KEY_SIZE] = {};
+        const uint32_t big = KEYD_BLT_MEMFD_THRESHOLD + 4096;
+        uint8_t *big_plain = xmalloc(big), *big_out = xmalloc(big);
+        uint32_t surface, surface_big, surface2;
+
+        negotiate_known_key(s, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key);
+        ck_assert_hr(keyd_create_surface(s, sizeof(plain), &surface), KEYD_S_OK);
+        random_bytes(plain, sizeof(plain));
+        decrypt_into(s, surface, key, NULL, NULL, plain, sizeof(plain));
+
+        /* Before any GetEncryptionBltKey, read-back works with the K_blt drawn
+         * at the key exchange: not the session key, not a zero key, and not
+         * the plaintext. */
+        memset(iv0, 0xa5, sizeof(iv0));
+        ck_assert_hr(keyd_encryption_blt(s, surface, sizeof(iv0), iv0, sizeof(out0), out0), KEYD_S_OK);
+        uint64_t m0 = iv_member(iv0);
+        ck_assert_int_ne(memcmp(out0, plain, sizeof(plain)), 0);
+        openssl_ctr(key, iv0, plain, sizeof(plain), guess);
+        ck_assert_int_ne(memcmp(out0, guess, sizeof(guess)), 0);
+        openssl_ctr(zero_key, iv0, plain, sizeof(plain), guess);
+        ck_assert_int_ne(memcmp(out0, guess, sizeof(guess)), 0);
+
+        /* GetEncryptionBltKey twice: two different keys, each wrapped with the session key. */
+        ck_assert_hr(keyd_get_encryption_blt_key(s, sizeof(w1), w1), KEYD_S_OK);
+        ck_assert_hr(keyd_get_encryption_blt_key(s, sizeof(w2), w2), KEYD_S_OK);
+        ck_assert_int_ne(memcmp(w1, w2, KEY_SIZE), 0);
+        openssl_ecb_decrypt(key, w1, kblt1);
+        openssl_ecb_decrypt(key, w2, kblt2);
+        ck_assert_int_ne(memcmp(kblt1, kblt2, KEY_SIZE), 0);
+
+        /* Two read-backs in a row: the IV member goes up by one, Count 0, and
+         * each decrypts with the newest K_blt (kblt2), not the one before. */
+        ck_assert_hr(keyd_encryption_blt(s, surface, sizeof(iv1), iv1, sizeof(out1), out1), KEYD_S_OK);
+        ck_assert_hr(keyd_encryption_blt(s, surface, sizeof(iv2), iv2, sizeof(out2), out2), KEYD_S_OK);
+        uint64_t m1 = iv_member(iv1), m2 = iv_member(iv2);
+        ck_assert_uint_eq(m1, m0 + 1);
+        ck_assert_uint_eq(m2, m1 + 1);
+        expect_readback(out1, kblt2, iv1, plain, sizeof(plain), "first read-back under the newest K_blt");
+        expect_readback(out2, kblt2, iv2, plain, sizeof(plain), "second read-back under the newest K_blt");
+        ck_assert_int_ne(memcmp(out1, out2, sizeof(out1)), 0);
+        openssl_ctr(kblt1, iv1, plain, sizeof(plain), guess);
+        ck_assert_int_ne(memcmp(out1, guess, sizeof(guess)), 0);
+        /* The first read-back was not under either of the later keys. */
+        openssl_ctr(kblt1, iv0, plain, sizeof(plain), guess);
+        ck_assert_int_ne(memcmp(out0, guess, sizeof(guess)), 0);
+        openssl_ctr(kblt2, iv0, plain, sizeof(plain), guess);
+        ck_assert_int_ne(memcmp(out0, guess, sizeof(guess)), 0);
+
+        /* The memfd path (EncryptionBltToFd) goes on with the same sequence. */
+        ck_assert_hr(keyd_create_surface(s, big, &surface_big), KEYD_S_OK);
+        random_bytes(big_plain, big);
+        decrypt_into(s, surface_big, key, NULL, NULL, big_plain, big);
+        ck_assert_hr(keyd_encryption_blt(s, surface_big, sizeof(iv3), iv3, big, big_out), KEYD_S_OK);
+        ck_assert_uint_eq(iv_member(iv3), m2 + 1);
+        expect_readback(big_out, kblt2, iv3, big_plain, big, "read-back through EncryptionBltToFd");
+
+        /* A failed read-back leaves pIV and pData alone and uses no IV. */
+        memset(iv_before, 0x5a, sizeof(iv_before));
+        memcpy(guess, iv_before, sizeof(iv_before));
+        ck_assert_hr(keyd_encryption_blt(s, surface + 1000, sizeof(iv_before), iv_before, sizeof(out1), out1),
+                     KEYD_E_INVALIDARG);
+        ck_assert_mem_eq(iv_before, guess, sizeof(iv_before));
+        ck_assert_hr(keyd_encryption_blt(s, surface, sizeof(iv1), iv1, sizeof(out1), out1), KEYD_S_OK);
+        ck_assert_uint_eq(iv_member(iv1), m2 + 2);
+
+        /* A zero surface reads back as the bare keystream of (K_blt, IV). */
+        ck_assert_hr(keyd_create_surface(s, sizeof(zeros), &surface2), KEYD_S_OK);
+        ck_assert_hr(keyd_encryption_blt(s, surface2, sizeof(iv2), iv2, sizeof(out2), out2), KEYD_S_OK);
+        ck_assert_uint_eq(iv_member(iv2), m2 + 3);
+        expect_readback(out2, kblt2, iv2, zeros, sizeof(zeros), "a new surface read back");
+
+        /* Another session starts at its own random IV member. */
+        negotiate_known_key(s2, &KEYD_KEY_EXCHANGE_RSAES_OAEP, key2);
+        ck_assert_hr(keyd_create_surface(s2, 16, &surface2), KEYD_S_OK);
+        ck_assert_hr(keyd_encryption_blt(s2, surface2, sizeof(iv_other), iv_other, 16, out2), KEYD_S_OK);
+        ck_assert_uint_ne(iv_member(iv_other), m0);
+
+        free(big_plain);
+        free(big_out);
+        keyd_crypto_session_release(s);
+        keyd_crypto_session_release(s2);
+        keyd_client_close(c);
+}
+END_TEST
+
+/* The same through raw sd-bus, as a client other than libkeyd sees it:
+ * EncryptionBlt is (u) -> (ay ay), EncryptionBltToFd (uh) -> (ay). */
+START_TEST(test_readback_raw) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        RawSession rs;
+        uint8_t plain[4096], kblt_a[KEY_SIZE], kblt_b[KEY_SIZE], iv1[IV_SIZE], iv2[IV_SIZE], iv3[IV_SIZE];
+        uint8_t back[4096], expected[4096];
+        const void *data;
+        size_t size;
+        uint32_t surface;
+        int fd, r;
+
+        raw_session_open(&rs, RSAES_OAEP, true);
+        surface = raw_create_surface(&rs, sizeof(plain));
+        random_bytes(plain, sizeof(plain));
+        uint8_t iv_in[IV_SIZE], ct[sizeof(plain)];
+        random_bytes(iv_in, sizeof(iv_in));
+        openssl_ctr(rs.key, iv_in, plain, sizeof(plain), ct);
+        ck_assert_int_ge(raw_decryption_blt(rs.bus, rs.path, surface, -1, ct, sizeof(ct), iv_in, NULL), 0);
+
+        raw_readback_key(&rs, kblt_a);
+        raw_readback_key(&rs, kblt_b);
+        ck_assert_int_ne(memcmp(kblt_a, kblt_b, KEY_SIZE), 0);
+
+        ck_assert_int_ge(raw_encryption_blt(rs.bus, rs.path, surface, -1, NULL, &reply), 0);
+        ck_assert_int_ge(sd_bus_message_read_array(reply, 'y', &data, &size), 0);
+        ck_assert_uint_eq(size, sizeof(plain));
+        memcpy(back, data, size);
+        uint64_t m1 = reply_iv(reply, iv1);
+        ck_assert_int_eq(sd_bus_message_at_end(reply, true), 1);
+        reply = sd_bus_message_unref(reply);
+        openssl_ctr(kblt_b, iv1, plain, sizeof(plain), expected);
+        assert_same_bytes(back, expected, sizeof(back), "raw EncryptionBlt");
+
+        /* EncryptionBltToFd writes into our memfd and answers the next IV. */
+        fd = make_destination(sizeof(plain), DESTINATION_SEALS);
+        ck_assert_int_ge(raw_encryption_blt(rs.bus, rs.path, surface, fd, NULL, &reply), 0);
+        ck_assert_uint_eq(reply_iv(reply, iv2), m1 + 1);
+        ck_assert_int_eq(sd_bus_message_at_end(reply, true), 1);
+        reply = sd_bus_message_unref(reply);
+        ck_assert_int_eq(pread(fd, back, sizeof(back), 0), (ssize_t) sizeof(back));
+        openssl_ctr(kblt_b, iv2, plain, sizeof(plain), expected);
+        assert_same_bytes(back, expected, sizeof(back), "raw EncryptionBltToFd");
+        /* keyd sealed it against later writes and hole punching. */
+        ck_assert_int_ne(fcntl(fd, F_GET_SEALS) & F_SEAL_FUTURE_WRITE, 0);
+        /* The same memfd again: keyd cannot map it writable any more. */
+        r = raw_encryption_blt(rs.bus, rs.path, surface, fd, &error, &reply);
+        expect_error(r, &error, "EncryptionBltToFd into a used destination", ERROR_INVALID_ARG, "0x80070057:",
+                     "F_SEAL_FUTURE_WRITE");
+        close(fd);
+
+        /* A new K_blt between read-backs: the next one is under it. */
+        raw_readback_key(&rs, kblt_a);
+        ck_assert_int_ge(raw_encryption_blt(rs.bus, rs.path, surface, -1, NULL, &reply), 0);
+        ck_assert_int_ge(sd_bus_message_read_array(reply, 'y', &data, &size), 0);
+        memcpy(back, data, size);
+        ck_assert_uint_eq(reply_iv(reply, iv3), m1 + 2);
+        reply = sd_bus_message_unref(reply);
+        openssl_ctr(kblt_a, iv3, plain, sizeof(plain), expected);
+        assert_same_bytes(back, expected, sizeof(back), "raw EncryptionBlt after a new GetEncryptionBltKey");
+
+        /* The old signature (u surface, ay iv) is refused by the bus layer. */
+        sd_bus_message *m = raw_new_call(rs.bus, rs.path, "EncryptionBlt");
+        ck_assert_int_ge(sd_bus_message_append(m, "u", surface), 0);
+        append_bytes(m, iv1, IV_SIZE);
+        r = raw_send(rs.bus, m, &error, &reply);
+        ck_assert_int_lt(r, 0);
+        sd_bus_error_free(&error);
+        /* And the keyd-allocated EncryptionBltFd, which kept pages keyd paid for, is gone. */
+        m = raw_new_call(rs.bus, rs.path, "EncryptionBltFd");
+        ck_assert_int_ge(sd_bus_message_append(m, "u", surface), 0);
+        append_bytes(m, iv1, IV_SIZE);
+        r = raw_send(rs.bus, m, &error, &reply);
+        ck_assert_int_lt(r, 0);
+        ck_assert_msg(sd_bus_error_has_name(&error, SD_BUS_ERROR_UNKNOWN_METHOD), "EncryptionBltFd: %s %s",
+                      error.name, error.message);
+        sd_bus_error_free(&error);
+
+        raw_session_close(&rs);
+}
+END_TEST
+
+/* What EncryptionBltToFd refuses, each with a message that says what was wrong. */
+START_TEST(test_readback_destination_refused) {
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        RawSession rs, other;
+        uint8_t iv[IV_SIZE], back[4096], expected[4096] = {}, kblt[KEY_SIZE];
+        uint32_t surface;
+        int fd, pipefd[2], r;
+
+        raw_session_open(&rs, RSAES_OAEP, true);
+        surface = raw_create_surface(&rs, sizeof(back));
+
+        static const struct {
+                int seals;
+                const char *what, *needle;
+        } seal_cases[] = {
+                { 0, "no seals", "F_SEAL_SHRINK" },
+                { F_SEAL_SHRINK, "no F_SEAL_GROW", "F_SEAL_GROW" },
+                { F_SEAL_GROW, "no F_SEAL_SHRINK", "F_SEAL_SHRINK" },
+                { ALL_SEALS, "F_SEAL_WRITE", "F_SEAL_WRITE" },
+                { DESTINATION_SEALS | F_SEAL_FUTURE_WRITE, "F_SEAL_FUTURE_WRITE", "F_SEAL_FUTURE_WRITE" },
+                { DESTINATION_SEALS | F_SEAL_SEAL, "F_SEAL_SEAL", "F_SEAL_SEAL" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(seal_cases); i++) {
+                fd = make_destination(sizeof(back), seal_cases[i].seals);
+                r = raw_encryption_blt(rs.bus, rs.path, surface, fd, &error, &reply);
+                expect_error(r, &error, seal_cases[i].what, ERROR_INVALID_ARG, "0x80070057:", seal_cases[i].needle);
+                close(fd);
+        }
+
+        /* The wrong size, either way: it names both. */
+        fd = make_destination(sizeof(back) - 16, DESTINATION_SEALS);
+        r = raw_encryption_blt(rs.bus, rs.path, surface, fd, &error, &reply);
+        expect_error(r, &error, "a destination too small", ERROR_INVALID_ARG, "0x80070057:", "4080");
+        close(fd);
+        fd = make_destination(sizeof(back) + 4096, DESTINATION_SEALS);
+        r = raw_encryption_blt(rs.bus, rs.path, surface, fd, &error, &reply);
+        expect_error(r, &error, "a destination too large", ERROR_INVALID_ARG, "0x80070057:", "8192");
+        close(fd);
+
+        /* Holes: keyd's writes would allocate pages keyd pays for. ftruncate()
+         * alone, and fallocate() (its pages are holes to SEEK_HOLE), and one
+         * page written of two. */
+        fd = make_memfd(NULL, 0, 0);
+        ck_assert_int_eq(ftruncate(fd, sizeof(back)), 0);
+        ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, DESTINATION_SEALS), 0);
+        r = raw_encryption_blt(rs.bus, rs.path, surface, fd, &error, &reply);
+        expect_error(r, &error, "a destination of holes", ERROR_INVALID_ARG, "0x80070057:", "hole");
+        close(fd);
+        fd = make_memfd(NULL, 0, 0);
+        ck_assert_int_eq(ftruncate(fd, sizeof(back)), 0);
+        ck_assert_int_eq(fallocate(fd, 0, 0, sizeof(back)), 0);
+        ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, DESTINATION_SEALS), 0);
+        r = raw_encryption_blt(rs.bus, rs.path, surface, fd, &error, &reply);
+        expect_error(r, &error, "a fallocate()d destination", ERROR_INVALID_ARG, "0x80070057:", "hole");
+        close(fd);
+        uint32_t surface2 = raw_create_surface(&rs, 8192);
+        fd = make_memfd(NULL, 0, 0);
+        ck_assert_int_eq(ftruncate(fd, 8192), 0);
+        ck_assert_int_eq(pwrite(fd, back, 4096, 0), 4096);
+        ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, DESTINATION_SEALS), 0);
+        r = raw_encryption_blt(rs.bus, rs.path, surface2, fd, &error, &reply);
+        expect_error(r, &error, "a destination with its second page a hole", ERROR_INVALID_ARG, "0x80070057:",
+                     "hole at byte 4096");
+        close(fd);
+
+        /* Not a memfd: a pipe, /dev/null, a file on disk. */
+        ck_assert_int_eq(pipe2(pipefd, O_CLOEXEC), 0);
+        r = raw_encryption_blt(rs.bus, rs.path, surface, pipefd[1], &error, &reply);
+        expect_error(r, &error, "a pipe as destination", ERROR_INVALID_ARG, "0x80070057:", NULL);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        ck_assert_int_ge(fd, 0);
+        r = raw_encryption_blt(rs.bus, rs.path, surface, fd, &error, &reply);
+        expect_error(r, &error, "/dev/null as destination", ERROR_INVALID_ARG, "0x80070057:", NULL);
+        close(fd);
+
+        /* Another connection's surface, and a surface that does not exist. */
+        raw_session_open(&other, RSAES_OAEP, true);
+        fd = make_destination(sizeof(back), DESTINATION_SEALS);
+        r = raw_encryption_blt(other.bus, rs.path, surface, fd, &error, &reply);
+        expect_error(r, &error, "EncryptionBltToFd on another connection's session", ERROR_ACCESS_DENIED,
+                     "0x80070005:", NULL);
+        r = raw_encryption_blt(rs.bus, rs.path, surface + 1000, fd, &error, &reply);
+        expect_error(r, &error, "EncryptionBltToFd of a surface that does not exist", ERROR_INVALID_ARG,
+                     "0x80070057:", NULL);
+        /* Nothing was written into it, and it was not sealed further. */
+        ck_assert_int_eq(fcntl(fd, F_GET_SEALS) & F_SEAL_FUTURE_WRITE, 0);
+        close(fd);
+        raw_session_close(&other);
+
+        /* After all that, the session works and the surface is still zeros. */
+        raw_readback_key(&rs, kblt);
+        fd = make_destination(sizeof(back), DESTINATION_SEALS);
+        ck_assert_int_ge(raw_encryption_blt(rs.bus, rs.path, surface, fd, NULL, &reply), 0);
+        (void) reply_iv(reply, iv);
+        reply = sd_bus_message_unref(reply);
+        ck_assert_int_eq(pread(fd, back, sizeof(back), 0), (ssize_t) sizeof(back));
+        close(fd);
+        openssl_ctr(kblt, iv, expected, sizeof(expected), expected);
+        assert_same_bytes(back, expected, sizeof(back), "read-back after the refused destinations");
+
+        raw_session_close(&rs);
+}
+END_TEST
+
+/* Issue 18, item 1: the read-back pages are the caller's. The destination
+ * is the caller's own file (same inode), and once keyd has answered it holds
+ * no descriptor and no mapping of it: nothing of a read-back is keyd's to pay
+ * for or to forget at an idle exit, however the caller keeps the pages
+ * (here: spliced into a pipe, the memfd closed). With the old keyd-made
+ * EncryptionBltFd memfd, a client at a 64 KiB quota pinned 32 MiB of keyd's
+ * memory this way. */
+START_TEST(test_readback_pages_are_the_callers) {
+        sd_bus_message *reply = NULL;
+        RawSession rs;
+        uint8_t plain[65536], iv[IV_SIZE], kblt[KEY_SIZE];
+        uint8_t *back = xmalloc(sizeof(plain)), *expected = xmalloc(sizeof(plain));
+        struct stat before, after;
+        int pipes[8][2];
+        uint32_t surface;
+
+        raw_session_open(&rs, RSAES_OAEP, true);
+        surface = raw_create_surface(&rs, sizeof(plain));
+        random_bytes(plain, sizeof(plain));
+        uint8_t iv_in[IV_SIZE], *ct = xmalloc(sizeof(plain));
+        random_bytes(iv_in, sizeof(iv_in));
+        ref_ctr_pattern(rs.key, iv_in, NULL, ct, plain, sizeof(plain));
+        int dfd = make_memfd(ct, sizeof(plain), ALL_SEALS);
+        ck_assert_int_ge(raw_decryption_blt_fd(&rs, surface, dfd, iv_in, NULL), 0);
+        close(dfd);
+        free(ct);
+        raw_readback_key(&rs, kblt);
+
+        /* More read-backs than the quota would hold twice over, each kept in a pipe. */
+        for (size_t i = 0; i < ELEMENTSOF(pipes); i++) {
+                int fd = make_destination(sizeof(plain), DESTINATION_SEALS);
+                ck_assert_int_eq(fstat(fd, &before), 0);
+                ck_assert_int_ge(raw_encryption_blt(rs.bus, rs.path, surface, fd, NULL, &reply), 0);
+                (void) reply_iv(reply, iv);
+                reply = sd_bus_message_unref(reply);
+
+                ck_assert_int_eq(fstat(fd, &after), 0);
+                ck_assert(after.st_ino == before.st_ino && after.st_dev == before.st_dev);
+                /* keyd drops the call (and the descriptor it carried) once its
+                 * handler returns, just after the reply left: by the time it
+                 * answers the next call on the same connection, it has. */
+                raw_call(rs.bus, rs.path, "CheckCryptoSessionStatus", &reply, "");
+                reply = sd_bus_message_unref(reply);
+                ck_assert_msg(!keyd_holds_file(harness_keyd_pid(), &after),
+                              "keyd still holds the destination memfd after replying");
+
+                ck_assert_int_eq(pipe2(pipes[i], O_CLOEXEC), 0);
+                ck_assert_int_eq(fcntl(pipes[i][1], F_SETPIPE_SZ, (int) sizeof(plain)) >= (int) sizeof(plain), 1);
+                loff_t off = 0;
+                ck_assert_int_eq(splice(fd, &off, pipes[i][1], NULL, sizeof(plain), SPLICE_F_NONBLOCK),
+                                 (ssize_t) sizeof(plain));
+                close(fd);
+        }
+        /* What the last pipe holds is the read-back, under the IV keyd answered. */
+        ck_assert_int_eq(read(pipes[ELEMENTSOF(pipes) - 1][0], back, sizeof(plain)), (ssize_t) sizeof(plain));
+        ref_ctr_pattern(kblt, iv, NULL, expected, plain, sizeof(plain));
+        assert_same_bytes(back, expected, sizeof(plain), "read-back spliced out of the caller's memfd");
+        for (size_t i = 0; i < ELEMENTSOF(pipes); i++) {
+                close(pipes[i][0]);
+                close(pipes[i][1]);
+        }
+        free(back);
+        free(expected);
+        raw_session_close(&rs);
 }
 END_TEST
 
@@ -1532,6 +2021,19 @@ static Suite *data_path_suite(void) {
         tcase_add_test(tc, test_memfd_raw);
         tcase_add_test(tc, test_ay_limit_names_fd_variant);
         tcase_add_test(tc, test_foreign_connection);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("readback");
+        tcase_add_checked_fixture(tc, setup, teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_readback_iv_sequence_and_new_keys);
+        tcase_add_test(tc, test_readback_raw);
+        tcase_add_test(tc, test_readback_destination_refused);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("readback-quota");
+        tcase_add_checked_fixture(tc, setup_readback_quota, teardown);
+        tcase_add_test(tc, test_readback_pages_are_the_callers);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("quota");

@@ -51,8 +51,8 @@ static int raw_open(sd_bus **ret) {
         return harness_open_bus(ret);
 }
 
-/* A sealed memfd holding size bytes of 0x42. */
-static int sealed_memfd(size_t size) {
+/* A memfd holding size bytes of 0x42, with seals. */
+static int memfd_with_seals(size_t size, int seals) {
         int fd = memfd_create("test-isolation", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         uint8_t buf[4096];
 
@@ -67,11 +67,21 @@ static int sealed_memfd(size_t size) {
                 }
                 done += (size_t) n;
         }
-        if (fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW) < 0) {
+        if (fcntl(fd, F_ADD_SEALS, seals) < 0) {
                 close(fd);
                 return -errno;
         }
         return fd;
+}
+
+/* Sealed for DecryptionBltFd. */
+static int sealed_memfd(size_t size) {
+        return memfd_with_seals(size, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW);
+}
+
+/* A destination for EncryptionBltToFd. */
+static int destination_memfd(size_t size) {
+        return memfd_with_seals(size, F_SEAL_SHRINK | F_SEAL_GROW);
 }
 
 /* Every method of org.keyd.KeyBroker1.CryptoSession, with well-formed
@@ -80,7 +90,7 @@ static const char *const session_methods[] = {
         "GetCertificate",        "NegotiateCryptoSessionKeyExchange", "ExecuteHWProtectionFunction",
         "StartSessionKeyRefresh", "FinishSessionKeyRefresh",          "GetEncryptionBltKey",
         "CreateSurface",         "DestroySurface",                    "DecryptionBlt",
-        "DecryptionBltFd",       "EncryptionBlt",                     "EncryptionBltFd",
+        "DecryptionBltFd",       "EncryptionBlt",                     "EncryptionBltToFd",
         "CheckCryptoSessionStatus", "Close",
 };
 
@@ -119,10 +129,14 @@ static int append_session_args(sd_bus_message *m, const char *method, uint32_t s
                         r = sd_bus_message_append_array(m, 'y', data, 0);
                 if (r >= 0)
                         r = sd_bus_message_append_array(m, 'y', iv, sizeof(iv));
-        } else if (streq(method, "EncryptionBlt") || streq(method, "EncryptionBltFd")) {
+        } else if (streq(method, "EncryptionBlt"))
                 r = sd_bus_message_append(m, "u", surface);
-                if (r >= 0)
-                        r = sd_bus_message_append_array(m, 'y', iv, sizeof(iv));
+        else if (streq(method, "EncryptionBltToFd")) {
+                int fd = destination_memfd(16);
+                if (fd < 0)
+                        return fd;
+                r = sd_bus_message_append(m, "uh", surface, fd);
+                close(fd);
         }
         return r;
 }
@@ -351,10 +365,9 @@ static keyd_crypto_session *nobody_works(Report *rep, keyd_client *c, uint32_t *
         {
                 static uint8_t whole[USER_QUOTA];
 
-                iv[0] = 9;
-                hr = keyd_encryption_blt(s[0], surface, sizeof(iv), iv, sizeof(whole), whole);
+                hr = keyd_get_encryption_blt_key(s[0], sizeof(wrapped), wrapped);
                 if (hr == KEYD_S_OK)
-                        hr = keyd_get_encryption_blt_key(s[0], sizeof(wrapped), wrapped);
+                        hr = keyd_encryption_blt(s[0], surface, sizeof(iv), iv, sizeof(whole), whole);
                 CHILD_CHECK(rep, hr == KEYD_S_OK, "nobody's read-back: 0x%08X %s", (unsigned) hr,
                             keyd_last_error_message());
                 ref_ecb_decrypt(key, wrapped, kblt);
@@ -1132,6 +1145,9 @@ START_TEST(test_wrong_signatures) {
                 { "DecryptionBlt", "uh" },                           /* an fd where bytes are expected */
                 { "DecryptionBlt", "u" },
                 { "EncryptionBlt", "uh" },
+                { "EncryptionBlt", "uu" },
+                { "EncryptionBltToFd", "u" },
+                { "EncryptionBltToFd", "uu" },                       /* a number where the destination fd is expected */
                 { "ExecuteHWProtectionFunction", "uuhu" },
                 { "CreateSurface", "s" },
                 { "CreateSurface", "h" },

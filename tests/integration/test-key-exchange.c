@@ -52,6 +52,48 @@ START_TEST(test_caps_aes128_ctr) {
 }
 END_TEST
 
+/* Contract section 7: on every backend, CheckCryptoKeyExchange lists
+ * D3D11_KEY_EXCHANGE_HW_PROTECTION exactly when the caps have
+ * HARDWARE_DRM_COMMUNICATION (0x4000). Here the software backend, for every
+ * profile; tests/gpu checks the vpl backend. */
+START_TEST(test_caps_agree_with_key_exchanges) {
+        const keyd_guid *profiles[] = { NULL,
+                                        &KEYD_DECODER_PROFILE_H264_VLD_NOFGT,
+                                        &KEYD_DECODER_PROFILE_HEVC_VLD_MAIN,
+                                        &KEYD_DECODER_PROFILE_HEVC_VLD_MAIN10,
+                                        &KEYD_DECODER_PROFILE_VP9_VLD_PROFILE0,
+                                        &KEYD_DECODER_PROFILE_AV1_VLD_PROFILE0 };
+        keyd_client *c = open_client();
+
+        for (size_t i = 0; i < ELEMENTSOF(profiles); i++) {
+                keyd_content_protection_caps caps;
+                bool listed = false;
+
+                ck_assert_hr(keyd_get_content_protection_caps(c, &KEYD_CRYPTO_TYPE_AES128_CTR, profiles[i], &caps),
+                             KEYD_S_OK);
+                for (uint32_t k = 0; k < caps.KeyExchangeTypeCount; k++) {
+                        keyd_guid kx;
+
+                        ck_assert_hr(keyd_check_crypto_key_exchange(c, &KEYD_CRYPTO_TYPE_AES128_CTR, profiles[i], k,
+                                                                    &kx),
+                                     KEYD_S_OK);
+                        listed = listed || keyd_guid_equal(&kx, &KEYD_KEY_EXCHANGE_HW_PROTECTION);
+                }
+                ck_assert_msg(listed == !!(caps.Caps & KEYD_CONTENT_PROTECTION_CAPS_HARDWARE_DRM_COMMUNICATION),
+                              "profile %zu: caps 0x%x, HW_PROTECTION %slisted", i, caps.Caps, listed ? "" : "not ");
+                /* The software backend's TEE serves HW_PROTECTION sessions. */
+                ck_assert(listed);
+        }
+
+        /* No crypto type: nothing to exchange keys for, and no DRM communication. */
+        keyd_content_protection_caps caps;
+        ck_assert_hr(keyd_get_content_protection_caps(c, NULL, NULL, &caps), KEYD_S_OK);
+        ck_assert_uint_eq(caps.KeyExchangeTypeCount, 0);
+        ck_assert_uint_eq(caps.Caps & KEYD_CONTENT_PROTECTION_CAPS_HARDWARE_DRM_COMMUNICATION, 0);
+        keyd_client_close(c);
+}
+END_TEST
+
 START_TEST(test_caps_null_crypto_type) {
         keyd_client *c = open_client();
         keyd_content_protection_caps caps;
@@ -462,6 +504,7 @@ static Suite *key_exchange_suite(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_caps_aes128_ctr);
         tcase_add_test(tc, test_caps_null_crypto_type);
+        tcase_add_test(tc, test_caps_agree_with_key_exchanges);
         tcase_add_test(tc, test_check_crypto_key_exchange);
         tcase_add_test(tc, test_private_data_size);
         tcase_add_test(tc, test_manager_properties);
