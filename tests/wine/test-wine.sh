@@ -139,19 +139,26 @@ run_program() {
 }
 
 status=0
-WINEDLLOVERRIDES="mscoree,mshtml=;d3d11=n,b" run_program >"$tmp/program.log" 2>&1 || status=$?
+# winedbg disabled: a crash ends the program at once instead of waiting
+# in the debugger for the timeout.
+WINEDLLOVERRIDES="mscoree,mshtml=;winedbg.exe=d;d3d11=n,b" run_program >"$tmp/program.log" 2>&1 || status=$?
 cat "$tmp/program.log"
 [[ $status -eq 0 ]] || fail "the Windows program exited with $status"
 grep -q '^PASS: 0 check(s) failed' "$tmp/program.log" || fail "the program did not report PASS"
-ok "the Windows program passed every check under Wine"
+ok "the Windows program passed every check under Wine ($(elapsed) s since start)"
 for message in \
         "0x80070057: DecryptionBlt: pCryptoSession is NULL, expected a session" \
         "0x80070057: DecryptionBlt: pSrcSurface is NULL, expected a texture" \
         "0x80070057: DecryptionBlt: IVSize is 8 bytes; a D3D11_AES_CTR_IV is 16" \
-        "0x80070057: EncryptionBlt: pDstSurface holds 64 bytes, the protected surface 256"; do
+        "0x80070057: EncryptionBlt: pDstSurface holds 64 bytes, the protected surface 256" \
+        "0x80070057: CheckCryptoSessionStatus: an earlier DecryptionBlt on this session failed" \
+        "0x80070057: DecryptionBlt: pSrcSurface: the texture is 16385x16384; expected 1 to 16384" \
+        "0x80070057: EncryptionBlt: pDstSurface: the texture is 16385x16384; expected 1 to 16384" \
+        "0x80070057: GetVideoDecoderCaps: the keyd bridge has no video decoder profiles" \
+        "0x80004001: GetDataForNewHardwareKey: keyd has no hardware keys"; do
         grep -qF "keyd-d3d11: $message" "$tmp/program.log" || fail "no message '$message' from the proxy"
 done
-ok "the proxy said what was wrong with each bad DecryptionBlt / EncryptionBlt"
+ok "the proxy said what was wrong with each bad call, and CheckCryptoSessionStatus reported the failed void calls"
 
 # ---- what keyd saw ----
 for ((i = 0; i < 100; i++)); do
@@ -165,10 +172,19 @@ grep -q "Session $id: key exchange succeeded" "$tmp/keyd.log" ||
         fail "keyd did not log a successful key exchange for session $id"
 ok "keyd saw session $id (key exchange ${session#* }) and its successful negotiation"
 surfaces=$(grep -c "Session $id: surface .* created" "$tmp/keyd.log" || true)
-# One per protected texture: four round trips, and the one of the bad
-# DecryptionBlt whose IV keyd refused (the texture had its surface by then).
-[[ $surfaces -eq 5 ]] || fail "keyd logged $surfaces surface(s) for session $id, expected 5 (one per protected texture)"
-ok "keyd created the five protected surfaces the textures stand for"
+# One per protected texture: the one of the bad DecryptionBlt whose IV keyd
+# refused (the texture had its surface by then), five R8G8B8A8 round trips
+# and the double read-back, two each in NV12 and YUY2 (Wine 8.0 creates
+# those, not P010). None for the oversized texture: refused before keyd.
+[[ $surfaces -eq 12 ]] || fail "keyd logged $surfaces surface(s) for session $id, expected 12 (one per protected texture)"
+# The byte sizes of the 16x4 video-format textures, from the formats' definitions.
+nv12=$((16 * 4 + 16 * 4 / 2)) # luma 16x4, then 2 rows of 16 bytes of interleaved U, V
+yuy2=$((16 * 2 * 4))          # 2 bytes a pixel
+n=$(grep -c "Session $id: surface [0-9]* of $nv12 bytes created" "$tmp/keyd.log" || true)
+[[ $n -eq 2 ]] || fail "keyd logged $n surface(s) of $nv12 bytes (NV12 16x4), expected 2"
+n=$(grep -c "Session $id: surface [0-9]* of $yuy2 bytes created" "$tmp/keyd.log" || true)
+[[ $n -eq 2 ]] || fail "keyd logged $n surface(s) of $yuy2 bytes (YUY2 16x4), expected 2"
+ok "keyd created the twelve protected surfaces the textures stand for, NV12 and YUY2 at their real sizes"
 grep -q "Session $id: session key refreshed" "$tmp/keyd.log" ||
         fail "keyd did not log the session key refresh of session $id"
 ok "keyd refreshed session $id's key"

@@ -4,6 +4,11 @@
  * ID3D11CryptoSession: one keyd session (libkeyd's keyd_crypto_session),
  * closed in keyd by the last Release. Private data is not kept
  * (SetPrivateData*: E_NOTIMPL, GetPrivateData: DXGI_ERROR_NOT_FOUND).
+ *
+ * D3D11's DecryptionBlt, EncryptionBlt, StartSessionKeyRefresh and
+ * FinishSessionKeyRefresh return nothing. The first of them to fail on a
+ * session is kept here, and the session's next CheckCryptoSessionStatus
+ * returns its HRESULT (docs/wine-bridge.md, "Failures of the void calls").
  */
 
 #include <stdlib.h>
@@ -17,6 +22,9 @@ typedef struct crypto_session {
         keyd_crypto_session *keyd;
         GUID crypto_type;
         GUID decoder_profile; /* GUID_NULL for none */
+        SRWLOCK failure_lock;
+        HRESULT failure;       /* of the first failed void call not yet reported, or S_OK */
+        const char *failed_method;
 } crypto_session;
 
 static const ID3D11CryptoSessionVtbl vtbl;
@@ -29,6 +37,37 @@ keyd_crypto_session *crypto_session_keyd(ID3D11CryptoSession *iface) {
         if (!iface || iface->lpVtbl != &vtbl)
                 return NULL;
         return impl(iface)->keyd;
+}
+
+void crypto_session_record_failure(ID3D11CryptoSession *iface, const char *method, HRESULT hr) {
+        crypto_session *cs;
+
+        if (!crypto_session_keyd(iface) || SUCCEEDED(hr))
+                return;
+        cs = impl(iface);
+        AcquireSRWLockExclusive(&cs->failure_lock);
+        if (cs->failure == S_OK) { /* the first failure wins */
+                cs->failure = hr;
+                cs->failed_method = method;
+        }
+        ReleaseSRWLockExclusive(&cs->failure_lock);
+}
+
+HRESULT crypto_session_take_failure(ID3D11CryptoSession *iface, const char **method) {
+        crypto_session *cs;
+        HRESULT hr;
+
+        *method = NULL;
+        if (!crypto_session_keyd(iface))
+                return S_OK;
+        cs = impl(iface);
+        AcquireSRWLockExclusive(&cs->failure_lock);
+        hr = cs->failure;
+        *method = cs->failed_method;
+        cs->failure = S_OK;
+        cs->failed_method = NULL;
+        ReleaseSRWLockExclusive(&cs->failure_lock);
+        return hr;
 }
 
 static HRESULT STDMETHODCALLTYPE cs_query_interface(ID3D11CryptoSession *iface, REFIID riid, void **out) {
@@ -138,6 +177,8 @@ HRESULT crypto_session_new(ID3D11Device *device, const GUID *crypto_type, const 
         }
         cs->iface.lpVtbl = &vtbl;
         cs->refcount = 1;
+        InitializeSRWLock(&cs->failure_lock);
+        cs->failure = S_OK;
         cs->device = device;
         ID3D11Device_AddRef(device);
         cs->keyd = keyd;

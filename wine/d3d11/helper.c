@@ -35,7 +35,7 @@ void bridge_log_failure(const char *method, HRESULT hr) {
         if (*message)
                 bridge_log(hr, "%s", message);
         else
-                bridge_log(hr, "%s failed", method);
+                bridge_log(hr, "%s failed in keyd without a message; expected it to succeed", method);
 }
 
 /* The Unix path as a Windows path, through Wine's own mapping (kernel32
@@ -91,6 +91,8 @@ static BOOL load(keydwine_api *api) {
         RESOLVE(destroy_surface, "kw_destroy_surface");
         RESOLVE(decryption_blt, "kw_decryption_blt");
         RESOLVE(encryption_blt, "kw_encryption_blt");
+        RESOLVE(get_crypto_session_private_data_size, "kw_get_crypto_session_private_data_size");
+        RESOLVE(check_crypto_session_status, "kw_check_crypto_session_status");
         RESOLVE(release_session, "kw_release_session");
         RESOLVE(last_error_message, "kw_last_error_message");
 #undef RESOLVE

@@ -11,13 +11,19 @@
  * A texture used with another session gets a new surface there (the old
  * one is dropped: D3D11 protected memory belongs to one session).
  *
- * Bytes of a texture are those of its first subresource, rows packed
- * (width * bytes per pixel); only uncompressed formats with a whole number
- * of bytes per pixel are known (see bytes_per_pixel), and no sub-rectangle
- * (D3D11: "This method does not support writing to sub-rectangles of the
- * surface").
+ * Bytes of a texture are those of its first subresource, rows packed:
+ * uncompressed formats with a whole number of bytes per pixel, and the
+ * video formats NV12, P010/P016 (a luma plane of Height rows, then a
+ * chroma plane of Height/2 rows of the same width in bytes) and YUY2 (two
+ * bytes per pixel). No sub-rectangle (D3D11: "This method does not support
+ * writing to sub-rectangles of the surface").
+ *
+ * Every size is computed in 64 bits and checked before anything is
+ * allocated: Wine 8.0 creates textures beyond D3D11's 16384 limit, whose
+ * byte size wraps a 32-bit UINT.
  */
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,24 +69,62 @@ static UINT bytes_per_pixel(DXGI_FORMAT format) {
         }
 }
 
-static UINT row_bytes(const D3D11_TEXTURE2D_DESC *desc) {
-        return desc->Width * bytes_per_pixel(desc->Format);
-}
+HRESULT texture_layout_get(const char *what, const D3D11_TEXTURE2D_DESC *desc, texture_layout *ret) {
+        UINT64 width = desc->Width, height = desc->Height;
+        texture_layout l = { 0 };
+        BOOL even_width = FALSE, even_height = FALSE;
 
-UINT texture_byte_size(ID3D11Texture2D *texture) {
-        D3D11_TEXTURE2D_DESC desc;
-
-        ID3D11Texture2D_GetDesc(texture, &desc);
-        return row_bytes(&desc) * desc.Height;
-}
-
-static HRESULT known_format(const char *what, const D3D11_TEXTURE2D_DESC *desc) {
-        if (bytes_per_pixel(desc->Format) == 0) {
-                bridge_log(E_INVALIDARG, "%s: DXGI format %u is not one the keyd bridge maps to bytes; expected "
-                           "an uncompressed format such as DXGI_FORMAT_R8G8B8A8_UNORM or DXGI_FORMAT_R8_UINT",
-                           what, (unsigned) desc->Format);
+        switch (desc->Format) {
+        case DXGI_FORMAT_NV12: /* 8-bit luma rows, then Height/2 rows of interleaved 8-bit U, V */
+                l.row_bytes = width;
+                l.rows = height + height / 2;
+                even_width = even_height = TRUE;
+                break;
+        case DXGI_FORMAT_P010: /* as NV12, 16 bits a sample */
+        case DXGI_FORMAT_P016:
+                l.row_bytes = width * 2;
+                l.rows = height + height / 2;
+                even_width = even_height = TRUE;
+                break;
+        case DXGI_FORMAT_YUY2: /* Y0 U Y1 V: four bytes for two pixels */
+                l.row_bytes = width * 2;
+                l.rows = height;
+                even_width = TRUE;
+                break;
+        default:
+                l.row_bytes = width * bytes_per_pixel(desc->Format);
+                l.rows = height;
+                if (l.row_bytes == 0 && width != 0) {
+                        bridge_log(E_INVALIDARG, "%s: DXGI format %u is not one the keyd bridge maps to bytes; "
+                                   "expected an uncompressed format such as DXGI_FORMAT_R8G8B8A8_UNORM, or "
+                                   "NV12, P010, P016, YUY2", what, (unsigned) desc->Format);
+                        return E_INVALIDARG;
+                }
+        }
+        if (width == 0 || height == 0 || width > D3D11_REQ_TEXTURE2D_U_OR_V_DIMENSION ||
+            height > D3D11_REQ_TEXTURE2D_U_OR_V_DIMENSION) {
+                bridge_log(E_INVALIDARG, "%s: the texture is %llux%llu; expected 1 to %u "
+                           "(D3D11_REQ_TEXTURE2D_U_OR_V_DIMENSION) in each dimension", what,
+                           (unsigned long long) width, (unsigned long long) height,
+                           (unsigned) D3D11_REQ_TEXTURE2D_U_OR_V_DIMENSION);
                 return E_INVALIDARG;
         }
+        if ((even_width && width % 2) || (even_height && height % 2)) {
+                bridge_log(E_INVALIDARG, "%s: a DXGI format %u texture of %llux%llu; expected an even %s for "
+                           "this subsampled video format", what, (unsigned) desc->Format,
+                           (unsigned long long) width, (unsigned long long) height,
+                           even_width && width % 2 ? "width" : "height");
+                return E_INVALIDARG;
+        }
+        /* Both factors are at most 16384 * 16 and 16384 * 3 / 2: no 64-bit overflow. */
+        l.size = l.row_bytes * l.rows;
+        if (l.size > UINT32_MAX) {
+                bridge_log(E_INVALIDARG, "%s: the texture holds %llu bytes; expected at most %u (keyd surfaces "
+                           "and the D3D11 sizes are 32-bit)", what, (unsigned long long) l.size,
+                           (unsigned) UINT32_MAX);
+                return E_INVALIDARG;
+        }
+        *ret = l;
         return S_OK;
 }
 
@@ -94,11 +138,29 @@ static ID3D11DeviceContext *immediate_context(ID3D11Texture2D *texture) {
         return context;
 }
 
+/* A staging texture like the first subresource of desc, with cpu_access. */
+static HRESULT staging_like(ID3D11Texture2D *texture, UINT cpu_access, ID3D11Texture2D **ret) {
+        D3D11_TEXTURE2D_DESC desc;
+        ID3D11Device *device = NULL;
+        HRESULT hr;
+
+        ID3D11Texture2D_GetDesc(texture, &desc);
+        desc.MipLevels = 1;
+        desc.ArraySize = 1;
+        desc.Usage = D3D11_USAGE_STAGING;
+        desc.BindFlags = 0;
+        desc.CPUAccessFlags = cpu_access;
+        desc.MiscFlags = 0;
+        ID3D11Texture2D_GetDevice(texture, &device);
+        hr = ID3D11Device_CreateTexture2D(device, &desc, NULL, ret);
+        ID3D11Device_Release(device);
+        return hr;
+}
+
 /* A CPU-readable copy of the texture's first subresource (or the texture
  * itself, AddRef'd, when it already is one). */
 static HRESULT readable_copy(ID3D11Texture2D *texture, ID3D11DeviceContext *context, ID3D11Texture2D **ret) {
         D3D11_TEXTURE2D_DESC desc;
-        ID3D11Device *device = NULL;
         HRESULT hr;
 
         ID3D11Texture2D_GetDesc(texture, &desc);
@@ -107,15 +169,7 @@ static HRESULT readable_copy(ID3D11Texture2D *texture, ID3D11DeviceContext *cont
                 *ret = texture;
                 return S_OK;
         }
-        desc.MipLevels = 1;
-        desc.ArraySize = 1;
-        desc.Usage = D3D11_USAGE_STAGING;
-        desc.BindFlags = 0;
-        desc.CPUAccessFlags = D3D11_CPU_ACCESS_READ;
-        desc.MiscFlags = 0;
-        ID3D11Texture2D_GetDevice(texture, &device);
-        hr = ID3D11Device_CreateTexture2D(device, &desc, NULL, ret);
-        ID3D11Device_Release(device);
+        hr = staging_like(texture, D3D11_CPU_ACCESS_READ, ret);
         if (FAILED(hr))
                 return hr;
         ID3D11DeviceContext_CopySubresourceRegion(context, (ID3D11Resource *) *ret, 0, 0, 0, 0,
@@ -123,33 +177,47 @@ static HRESULT readable_copy(ID3D11Texture2D *texture, ID3D11DeviceContext *cont
         return S_OK;
 }
 
+/* Copy the packed rows of l between memory and a mapped subresource (the
+ * chroma plane of a planar format follows the luma plane at the same
+ * pitch, as D3D11 maps it). */
+static void copy_rows(const texture_layout *l, BYTE *packed, const D3D11_MAPPED_SUBRESOURCE *mapped, BOOL to_mapped) {
+        for (UINT64 y = 0; y < l->rows; y++) {
+                BYTE *row = (BYTE *) mapped->pData + (size_t) (y * mapped->RowPitch);
+
+                if (to_mapped)
+                        memcpy(row, packed + (size_t) (y * l->row_bytes), (size_t) l->row_bytes);
+                else
+                        memcpy(packed + (size_t) (y * l->row_bytes), row, (size_t) l->row_bytes);
+        }
+}
+
 HRESULT texture_read_bytes(ID3D11Texture2D *texture, BYTE **ret, UINT *ret_size) {
         D3D11_MAPPED_SUBRESOURCE mapped;
         D3D11_TEXTURE2D_DESC desc;
         ID3D11DeviceContext *context;
         ID3D11Texture2D *copy = NULL;
-        UINT row, size;
+        texture_layout l;
         BYTE *data;
         HRESULT hr;
 
         ID3D11Texture2D_GetDesc(texture, &desc);
-        hr = known_format("DecryptionBlt: pSrcSurface", &desc);
+        hr = texture_layout_get("DecryptionBlt: pSrcSurface", &desc, &l);
         if (FAILED(hr))
                 return hr;
-        row = row_bytes(&desc);
-        size = row * desc.Height;
-        data = malloc(size);
-        if (!data)
+        data = malloc((size_t) l.size);
+        if (!data) {
+                bridge_log(E_OUTOFMEMORY, "DecryptionBlt: no memory for pSrcSurface's %llu bytes; expected "
+                           "that much free memory in the process",
+                           (unsigned long long) l.size);
                 return E_OUTOFMEMORY;
+        }
 
         context = immediate_context(texture);
         hr = readable_copy(texture, context, &copy);
         if (SUCCEEDED(hr))
                 hr = ID3D11DeviceContext_Map(context, (ID3D11Resource *) copy, 0, D3D11_MAP_READ, 0, &mapped);
         if (SUCCEEDED(hr)) {
-                for (UINT y = 0; y < desc.Height; y++)
-                        memcpy(data + (size_t) y * row, (const BYTE *) mapped.pData + (size_t) y * mapped.RowPitch,
-                               row);
+                copy_rows(&l, data, &mapped, FALSE);
                 ID3D11DeviceContext_Unmap(context, (ID3D11Resource *) copy, 0);
         } else
                 bridge_log(hr, "DecryptionBlt: cannot read pSrcSurface's bytes; expected a texture the "
@@ -163,7 +231,43 @@ HRESULT texture_read_bytes(ID3D11Texture2D *texture, BYTE **ret, UINT *ret_size)
                 return hr;
         }
         *ret = data;
-        *ret_size = size;
+        *ret_size = (UINT) l.size;
+        return S_OK;
+}
+
+/* CopySubresourceRegion from the temporary staging texture into the
+ * read-only destination, then read the destination back: Wine 8.0's
+ * wined3d cannot copy every format between staging textures (NV12 comes
+ * out unchanged), and a read-back that silently leaves other bytes is what
+ * must not happen. The bytes are ciphertext under the read-back key. */
+static HRESULT copy_and_verify(ID3D11DeviceContext *context, ID3D11Texture2D *texture, ID3D11Texture2D *temporary,
+                               const texture_layout *l, const BYTE *data) {
+        D3D11_MAPPED_SUBRESOURCE mapped;
+        BOOL same = TRUE;
+        HRESULT hr;
+
+        ID3D11DeviceContext_CopySubresourceRegion(context, (ID3D11Resource *) texture, 0, 0, 0, 0,
+                                                  (ID3D11Resource *) temporary, 0, NULL);
+        hr = ID3D11DeviceContext_Map(context, (ID3D11Resource *) texture, 0, D3D11_MAP_READ, 0, &mapped);
+        if (FAILED(hr)) {
+                bridge_log(hr, "EncryptionBlt: cannot map pDstSurface to check the copy into it; expected a "
+                           "staging texture with D3D11_CPU_ACCESS_READ that is not mapped");
+                return hr;
+        }
+        for (UINT64 y = 0; y < l->rows && same; y++)
+                same = memcmp((const BYTE *) mapped.pData + (size_t) (y * mapped.RowPitch),
+                              data + (size_t) (y * l->row_bytes), (size_t) l->row_bytes) == 0;
+        ID3D11DeviceContext_Unmap(context, (ID3D11Resource *) texture, 0);
+        if (!same) {
+                D3D11_TEXTURE2D_DESC desc;
+
+                ID3D11Texture2D_GetDesc(texture, &desc);
+                bridge_log(E_FAIL, "EncryptionBlt: the device did not copy the read-back into pDstSurface (a "
+                           "staging texture without D3D11_CPU_ACCESS_WRITE, DXGI format %u, which this Wine "
+                           "cannot copy); expected a staging destination with D3D11_CPU_ACCESS_WRITE for this "
+                           "format", (unsigned) desc.Format);
+                return E_FAIL;
+        }
         return S_OK;
 }
 
@@ -171,26 +275,58 @@ HRESULT texture_write_bytes(ID3D11Texture2D *texture, const BYTE *data, UINT siz
         D3D11_MAPPED_SUBRESOURCE mapped;
         D3D11_TEXTURE2D_DESC desc;
         ID3D11DeviceContext *context;
-        HRESULT hr = S_OK;
-        UINT row;
+        ID3D11Texture2D *target = NULL;
+        texture_layout l;
+        HRESULT hr;
 
         ID3D11Texture2D_GetDesc(texture, &desc);
-        row = row_bytes(&desc);
-        if (row == 0 || size < row * desc.Height)
+        hr = texture_layout_get("EncryptionBlt: pDstSurface", &desc, &l);
+        if (FAILED(hr))
+                return hr;
+        if (size < l.size) {
+                bridge_log(E_INVALIDARG, "EncryptionBlt: %u bytes for pDstSurface of %llu; expected at least as many",
+                           size, (unsigned long long) l.size);
                 return E_INVALIDARG;
+        }
         context = immediate_context(texture);
+        if (desc.Usage == D3D11_USAGE_DEFAULT) {
+                /* Planar formats: UpdateSubresource takes the luma pitch for both planes. */
+                ID3D11DeviceContext_UpdateSubresource(context, (ID3D11Resource *) texture, 0, NULL, data,
+                                                      (UINT) l.row_bytes, 0);
+                ID3D11DeviceContext_Release(context);
+                return S_OK;
+        }
+
+        /* A staging texture the CPU may write is mapped directly. D3D11
+         * asks for a staging destination, and the natural one is
+         * CPU_ACCESS_READ only: that cannot be mapped for writing, so the
+         * bytes go through a temporary WRITE staging texture and a GPU copy. */
         if (desc.Usage == D3D11_USAGE_STAGING && (desc.CPUAccessFlags & D3D11_CPU_ACCESS_WRITE)) {
-                hr = ID3D11DeviceContext_Map(context, (ID3D11Resource *) texture, 0, D3D11_MAP_WRITE, 0, &mapped);
+                target = texture;
+                ID3D11Texture2D_AddRef(target);
+        } else if (desc.Usage == D3D11_USAGE_STAGING) {
+                hr = staging_like(texture, D3D11_CPU_ACCESS_WRITE, &target);
+                if (FAILED(hr))
+                        bridge_log(hr, "EncryptionBlt: cannot create a staging texture to write pDstSurface "
+                                   "through; expected the device to create one like it");
+        } else {
+                hr = E_INVALIDARG;
+                bridge_log(hr, "EncryptionBlt: pDstSurface has D3D11_USAGE %u; expected D3D11_USAGE_STAGING "
+                           "(or DEFAULT)", (unsigned) desc.Usage);
+        }
+        if (SUCCEEDED(hr)) {
+                hr = ID3D11DeviceContext_Map(context, (ID3D11Resource *) target, 0, D3D11_MAP_WRITE, 0, &mapped);
                 if (SUCCEEDED(hr)) {
-                        for (UINT y = 0; y < desc.Height; y++)
-                                memcpy((BYTE *) mapped.pData + (size_t) y * mapped.RowPitch, data + (size_t) y * row,
-                                       row);
-                        ID3D11DeviceContext_Unmap(context, (ID3D11Resource *) texture, 0);
+                        copy_rows(&l, (BYTE *) data, &mapped, TRUE);
+                        ID3D11DeviceContext_Unmap(context, (ID3D11Resource *) target, 0);
+                        if (target != texture)
+                                hr = copy_and_verify(context, texture, target, &l, data);
                 } else
                         bridge_log(hr, "EncryptionBlt: cannot map pDstSurface for writing; expected a "
                                    "staging texture that is not mapped");
-        } else
-                ID3D11DeviceContext_UpdateSubresource(context, (ID3D11Resource *) texture, 0, NULL, data, row, 0);
+        }
+        if (target)
+                ID3D11Texture2D_Release(target);
         ID3D11DeviceContext_Release(context);
         return hr;
 }
@@ -261,11 +397,12 @@ static surface_link *find_link(ID3D11Texture2D *texture) {
         return link_impl(unknown);
 }
 
-HRESULT protected_surface_get(ID3D11CryptoSession *session, ID3D11Texture2D *texture, UINT *ret_surface,
-                              UINT *ret_size) {
+HRESULT protected_surface_get(const char *what, ID3D11CryptoSession *session, ID3D11Texture2D *texture,
+                              UINT *ret_surface, UINT *ret_size) {
         keyd_crypto_session *s = crypto_session_keyd(session);
         surface_link *link = find_link(texture);
         D3D11_TEXTURE2D_DESC desc;
+        texture_layout layout;
         HRESULT hr;
 
         if (link && link->session == session) {
@@ -278,7 +415,7 @@ HRESULT protected_surface_get(ID3D11CryptoSession *session, ID3D11Texture2D *tex
                 IUnknown_Release(&link->iface);
 
         ID3D11Texture2D_GetDesc(texture, &desc);
-        hr = known_format("protected surface", &desc);
+        hr = texture_layout_get(what, &desc, &layout);
         if (FAILED(hr))
                 return hr;
 
@@ -287,7 +424,7 @@ HRESULT protected_surface_get(ID3D11CryptoSession *session, ID3D11Texture2D *tex
                 return E_OUTOFMEMORY;
         link->iface.lpVtbl = &link_vtbl;
         link->refcount = 1;
-        link->size = row_bytes(&desc) * desc.Height;
+        link->size = (UINT) layout.size;
         hr = keydwine()->create_surface(s, link->size, &link->surface);
         if (FAILED(hr)) {
                 bridge_log_failure("CreateSurface", hr);
@@ -303,7 +440,8 @@ HRESULT protected_surface_get(ID3D11CryptoSession *session, ID3D11Texture2D *tex
                 *ret_surface = link->surface;
                 *ret_size = link->size;
         } else
-                bridge_log(hr, "SetPrivateDataInterface: cannot attach the keyd surface to the texture");
+                bridge_log(hr, "SetPrivateDataInterface: cannot attach the keyd surface to the texture; "
+                           "expected the texture to accept private data");
         IUnknown_Release(&link->iface);
         return hr;
 }

@@ -116,9 +116,33 @@ KW_EXPORT HRESULT kw_decryption_blt(keyd_crypto_session *s, uint32_t surface, co
                                    data);
 }
 
-KW_EXPORT HRESULT kw_encryption_blt(keyd_crypto_session *s, uint32_t surface, uint32_t iv_size, const void *iv,
+/* keyd chooses the IV and writes it to iv. */
+KW_EXPORT HRESULT kw_encryption_blt(keyd_crypto_session *s, uint32_t surface, uint32_t iv_size, void *iv,
                                     uint32_t data_size, void *data) {
         return keyd_encryption_blt(s, surface, iv_size, iv, data_size, data);
+}
+
+KW_EXPORT HRESULT kw_get_crypto_session_private_data_size(const keyd_guid *crypto_type,
+                                                          const keyd_guid *decoder_profile,
+                                                          const keyd_guid *key_exchange_type, uint32_t *input_size,
+                                                          uint32_t *output_size) {
+        keyd_client *c;
+        HRESULT hr = get_client(&c);
+
+        if (KEYD_FAILED(hr))
+                return hr;
+        return keyd_get_crypto_session_private_data_size(c, crypto_type, decoder_profile, key_exchange_type,
+                                                         input_size, output_size);
+}
+
+/* D3D11_CRYPTO_SESSION_STATUS is a 32-bit enum, as keyd's. */
+KW_EXPORT HRESULT kw_check_crypto_session_status(keyd_crypto_session *s, uint32_t *status) {
+        keyd_crypto_session_status st = KEYD_CRYPTO_SESSION_STATUS_OK;
+        HRESULT hr = keyd_check_crypto_session_status(s, &st);
+
+        if (status)
+                *status = st;
+        return hr;
 }
 
 KW_EXPORT void kw_release_session(keyd_crypto_session *s) {
