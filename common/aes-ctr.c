@@ -2,6 +2,7 @@
 
 #include <endian.h>
 #include <nettle/memxor.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "aes-ctr.h"
@@ -77,39 +78,53 @@ void aes_ctr_xor(AesCtr *c, uint8_t *dst, const uint8_t *src, size_t n) {
         secure_wipe(batch, sizeof(batch));
 }
 
-static size_t copy_clear(uint8_t *dst, const uint8_t *src, size_t n) {
+static void copy_clear(uint8_t *dst, const uint8_t *src, size_t n) {
         if (dst != src)
                 memmove(dst, src, n);
-        return n;
+}
+
+/* How many bytes from offset on are treated alike, and whether they are
+ * encrypted. SIZE_MAX: all the rest. */
+static size_t pattern_run(const EncryptedBlockInfo *info, uint64_t offset, bool *ret_encrypted) {
+        uint64_t begin = info->encrypted_bytes_at_beginning, skip = info->bytes_in_skip_pattern,
+                 encrypt = info->bytes_in_encrypt_pattern, period, at;
+
+        if (begin == 0 && skip == 0 && encrypt == 0) {
+                *ret_encrypted = true;
+                return SIZE_MAX;
+        }
+        if (offset < begin) {
+                *ret_encrypted = true;
+                return (size_t) (begin - offset);
+        }
+        if (encrypt == 0) {
+                /* No encrypted ranges follow: the rest is in the clear. */
+                *ret_encrypted = false;
+                return SIZE_MAX;
+        }
+
+        period = skip + encrypt;
+        at = (offset - begin) % period;
+        *ret_encrypted = at >= skip;
+        return (size_t) (at < skip ? skip - at : period - at);
+}
+
+void aes_ctr_apply_pattern_at(AesCtr *c, const EncryptedBlockInfo *info, uint64_t offset, uint8_t *dst,
+                              const uint8_t *src, size_t n) {
+        while (n > 0) {
+                bool encrypted;
+                size_t k = MIN(n, pattern_run(info, offset, &encrypted));
+
+                if (encrypted)
+                        aes_ctr_xor(c, dst, src, k);
+                else
+                        copy_clear(dst, src, k);
+                dst += k, src += k, n -= k, offset += k;
+        }
 }
 
 void aes_ctr_apply_pattern(AesCtr *c, const EncryptedBlockInfo *info, uint8_t *dst, const uint8_t *src, size_t n) {
-        size_t k;
-
-        if (info->encrypted_bytes_at_beginning == 0 && info->bytes_in_skip_pattern == 0 &&
-            info->bytes_in_encrypt_pattern == 0) {
-                aes_ctr_xor(c, dst, src, n);
-                return;
-        }
-
-        k = MIN(n, (size_t) info->encrypted_bytes_at_beginning);
-        aes_ctr_xor(c, dst, src, k);
-        dst += k, src += k, n -= k;
-
-        if (info->bytes_in_encrypt_pattern == 0) {
-                /* No encrypted ranges follow: the rest is in the clear. */
-                copy_clear(dst, src, n);
-                return;
-        }
-
-        while (n > 0) {
-                k = copy_clear(dst, src, MIN(n, (size_t) info->bytes_in_skip_pattern));
-                dst += k, src += k, n -= k;
-
-                k = MIN(n, (size_t) info->bytes_in_encrypt_pattern);
-                aes_ctr_xor(c, dst, src, k);
-                dst += k, src += k, n -= k;
-        }
+        aes_ctr_apply_pattern_at(c, info, 0, dst, src, n);
 }
 
 void aes128_ecb_encrypt_block(const uint8_t key[AES_CTR_KEY_SIZE], const uint8_t in[16], uint8_t out[16]) {

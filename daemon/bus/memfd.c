@@ -35,12 +35,11 @@ static int memfd_check_no_holes(int fd, off_t size, const char *what, sd_bus_err
         return 0;
 }
 
-int memfd_map_sealed(int fd, size_t max_size, const char *what, MappedMemfd *ret, sd_bus_error *error) {
+int memfd_check_sealed(int fd, size_t max_size, const char *what, size_t *ret_size, sd_bus_error *error) {
         struct stat st;
         int seals, r;
-        void *p;
 
-        *ret = (MappedMemfd) {};
+        *ret_size = 0;
 
         /* Seals first, size second: once F_SEAL_SHRINK is on, the size read
          * next is the size for good. The other way round, a client can
@@ -73,17 +72,23 @@ int memfd_map_sealed(int fd, size_t max_size, const char *what, MappedMemfd *ret
         r = memfd_check_no_holes(fd, st.st_size, what, error);
         if (r < 0)
                 return r;
-        if (st.st_size == 0) {
-                ret->size = 0;
-                return 0;
+
+        *ret_size = (size_t) st.st_size;
+        return 0;
+}
+
+int memfd_read_at(int fd, uint8_t *buf, size_t size, uint64_t offset) {
+        while (size > 0) {
+                ssize_t n = pread(fd, buf, size, (off_t) offset);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -EIO;  /* cannot happen to a file sealed against shrinking */
+                buf += n, size -= (size_t) n, offset += (uint64_t) n;
         }
-
-        p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-        if (p == MAP_FAILED)
-                return bus_error_setf(error, -EINVAL, "cannot map %s: %m", what);
-
-        ret->data = p;
-        ret->size = (size_t) st.st_size;
         return 0;
 }
 

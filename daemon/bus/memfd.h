@@ -15,9 +15,18 @@ typedef struct MappedMemfd {
         size_t size;
 } MappedMemfd;
 
-/* Map fd read-only after checking it is a memfd with F_SEAL_WRITE,
- * F_SEAL_SHRINK and F_SEAL_GROW, at most max_size bytes, without holes. */
-int memfd_map_sealed(int fd, size_t max_size, const char *what, MappedMemfd *ret, sd_bus_error *error);
+/* Check that fd is a memfd with F_SEAL_WRITE, F_SEAL_SHRINK and F_SEAL_GROW,
+ * at most max_size bytes, without holes; *ret_size is its size for good.
+ *
+ * keyd reads such a memfd with pread() (memfd_read_at()), never maps it:
+ * on a virtual machine each page fault of a fresh mapping and the TLB
+ * shootdown of munmap() in a threaded process cost more than decrypting
+ * the page (keyd-bench measured DecryptionBltFd at 1/7 of AES speed with
+ * a mapping, see docs/benchmark.md). pread() copies from the page cache
+ * into memory that is already mapped and locked. */
+int memfd_check_sealed(int fd, size_t max_size, const char *what, size_t *ret_size, sd_bus_error *error);
+/* size bytes at offset of a memfd checked above; -EIO if it ends early. */
+int memfd_read_at(int fd, uint8_t *buf, size_t size, uint64_t offset);
 void memfd_unmap(MappedMemfd *m);
 
 /* A new memfd of size bytes, mapped writable in *ret_map. */
