@@ -99,7 +99,8 @@ static struct {
         size_t limit;           /* most bytes locked at once; 0: no limit */
         void **reserve;         /* locked, zeroed chunks of SECURE_RESERVE_CHUNK for GMP */
         size_t n_reserve;
-        size_t reserve_target;
+        size_t n_reserve_lent;  /* chunks of the reserve that live large blocks hold, back when freed */
+        size_t reserve_target;  /* chunks in the reserve and lent out together */
 } pool = {
         .lock = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -174,6 +175,7 @@ static void atfork_child(void) {
         pool.in_use = 0;
         /* The reserve is the parent's (zeros here, unlocked): forget it. */
         pool.n_reserve = 0;
+        pool.n_reserve_lent = 0;
         pool.reserve_target = 0;
         pool.locked = 0;
         pool_unlock();
@@ -350,6 +352,7 @@ static void *block_alloc_locked(size_t size, bool may_use_reserve) {
                 if (may_use_reserve && size + HEADER_SIZE <= SECURE_RESERVE_CHUNK) {
                         h = reserve_take();
                         from_reserve = h != NULL;
+                        pool.n_reserve_lent += from_reserve;
                 }
                 if (!h) {
                         length = (size + HEADER_SIZE + page_size() - 1) & ~(page_size() - 1);
@@ -362,7 +365,11 @@ static void *block_alloc_locked(size_t size, bool may_use_reserve) {
 
                 r = region_add((uint8_t *) h, length, CLASS_LARGE);
                 if (r < 0) {
-                        unmap_locked(h, length);
+                        if (from_reserve) {
+                                pool.n_reserve_lent--;
+                                pool.reserve[pool.n_reserve++] = h;  /* still all zeros */
+                        } else
+                                unmap_locked(h, length);
                         errno = -r;
                         return NULL;
                 }
@@ -426,7 +433,12 @@ static bool block_free_locked(void *p) {
 
                 VALGRIND_FREELIKE_BLOCK(p, 0);
                 region_remove(r);
-                if (reserve_chunk && pool.n_reserve < pool.reserve_target) {
+                /* The chunk counts as the reserve's while lent out, so that
+                 * secure_memory_refill() on another thread meanwhile does
+                 * not map a replacement that this one would then unmap. */
+                if (reserve_chunk)
+                        pool.n_reserve_lent--;
+                if (reserve_chunk && pool.n_reserve + pool.n_reserve_lent < pool.reserve_target) {
                         /* Back to the reserve, wiped like every free byte. */
                         VALGRIND_MAKE_MEM_UNDEFINED(base, length);
                         explicit_bzero(base, length);
@@ -593,7 +605,7 @@ void secure_pages_free(void *p, size_t size) {
 
 /* With the lock held. */
 static int reserve_fill_locked(void) {
-        while (pool.n_reserve < pool.reserve_target) {
+        while (pool.n_reserve + pool.n_reserve_lent < pool.reserve_target) {
                 void *chunk = map_locked(SECURE_RESERVE_CHUNK);
                 if (!chunk)
                         return -ENOMEM;
@@ -634,7 +646,7 @@ int secure_memory_refill(void) {
 }
 
 /* GMP's hooks. GMP has no way to report an allocation failure; they draw
- * on the reserve when a fresh mapping fails, and abort only when that is
+ * on the reserve (see block_alloc_locked()), and abort only when that is
  * empty too: when more operations ran at once than the reserve was sized
  * for, or secure_memory_refill() was not called (or not heeded) first. */
 _noreturn_ static void gmp_out_of_memory(size_t size) {
