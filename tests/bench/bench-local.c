@@ -128,6 +128,10 @@ void bench_local_oaep(const BenchOptions *o, const char *when, BenchResults *res
                 res->oaep_nt_per_s = rate_n;
 }
 
+double bench_local_oaep_rate(unsigned n_threads, double seconds) {
+        return oaep_rate(oaep.key, oaep.ciphertext, oaep.session_key, n_threads, seconds, NULL);
+}
+
 /* ---- AES-128-CTR ---- */
 
 typedef void (*CtrFunc)(const uint8_t key[16], const uint8_t iv[16], uint8_t *dst, const uint8_t *src, size_t n);

@@ -25,7 +25,7 @@
 #define SESSION_KEY_SIZE 16u
 
 /* The client counts of section 2 and the buffer sizes of section 6. */
-#define N_CLIENT_COUNTS 4
+#define N_CLIENT_COUNTS 8
 #define N_BLT_SIZES 3
 extern const unsigned bench_client_counts[N_CLIENT_COUNTS];
 extern const size_t bench_blt_sizes[N_BLT_SIZES];
@@ -38,6 +38,8 @@ typedef struct BenchOptions {
         unsigned start_runs;       /* section 7 */
         const char *keyd_args[8];  /* more arguments for keyd */
         size_t n_keyd_args;
+        unsigned repeat;           /* times each pair of measurements is taken, interleaved */
+        bool scaling;              /* section 8: keyd with --workers=1..nproc */
 } BenchOptions;
 
 typedef struct Latency {
@@ -65,7 +67,7 @@ typedef struct BenchResults {
 
         /* 4: one well-behaved client alone, and while another floods. */
         Latency alone, flooded;
-        double flooder_per_s, flooded_client_per_s;
+        double alone_per_s, flooder_per_s, flooded_client_per_s;
 
         /* 5: sessions. */
         double session_create_close_per_s;
@@ -192,11 +194,16 @@ void bench_local_oaep(const BenchOptions *o, const char *when, BenchResults *res
 void bench_local_aes(const BenchOptions *o, BenchResults *res);
 void bench_local_aes_size(const BenchOptions *o, unsigned i, BenchResults *res, double *ret_nettle,
                           double *ret_keyd);
+/* Decryptions/s of n_threads threads over seconds (section 8). */
+double bench_local_oaep_rate(unsigned n_threads, double seconds);
 
 /* bench-negotiate.c: sections 2 and 4, and the plain bus round trip. */
 void bench_negotiate(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, BenchResults *res);
 void bench_bus_round_trip(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, BenchResults *res);
 void bench_flood(const BenchOptions *o, const BenchFixture *f, BenchResults *res);
+/* Key exchanges/s of n clients through libkeyd over seconds, and keyd's CPU per exchange (section 8). */
+double bench_negotiate_rate(const BenchFixture *f, unsigned n, double seconds, pid_t keyd_pid,
+                            double *ret_keyd_cpu_us);
 
 /* bench-sessions.c: section 5. */
 void bench_sessions(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, BenchResults *res);
