@@ -19,6 +19,7 @@
 /* 2 per core for cores up to 2, 4, 8, 16 and 32 (the throughput target
  * allows at most 2 clients per core), and 64 and 256 for many clients. */
 const unsigned bench_client_counts[N_CLIENT_COUNTS] = { 1, 2, 4, 8, 16, 32, 64, 256 };
+const unsigned bench_raw_counts[N_RAW_COUNTS] = { 16, 64, 256 };
 
 #define HW_PROTECTION_GUID "b1170d8a-628d-4da3-ad3b-82ddb08b4970"
 #define RSAES_OAEP_GUID "c1949895-d72a-4a1d-8e5d-ed857d171520"
@@ -55,6 +56,30 @@ static void *negotiate_thread(void *userdata) {
 
         keyd_crypto_session_release(session);
         keyd_client_close(client);
+        return NULL;
+}
+
+/* The same with sd-bus alone: what a client that is not libkeyd costs keyd. */
+static void *raw_negotiate_thread(void *userdata) {
+        LoadThread *t = userdata;
+        NegotiateWorker *w = t->arg;
+        sd_bus *bus = bench_bus_open(w->fixture->address);
+        char *path = bench_bus_create_session(bus, RSAES_OAEP_GUID);
+
+        bench_bus_negotiate(bus, path, w->fixture);
+
+        load_thread_begin(t);
+        while (!load_thread_should_stop(t)) {
+                uint64_t start = now_usec();
+
+                bench_bus_negotiate(bus, path, w->fixture);
+                samples_add(&w->latency, (double) (now_usec() - start));
+                t->ops++;
+        }
+        load_thread_end(t);
+
+        free(path);
+        sd_bus_flush_close_unref(bus);
         return NULL;
 }
 
@@ -117,6 +142,38 @@ void bench_negotiate(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pi
                        res->negotiate_latency[i].n, res->cpu_keyd_us[i], res->cpu_bus_us[i],
                        res->cpu_client_us[i], 100 * other_share);
                 fflush(stdout);
+                samples_free(&all);
+                free(workers);
+                free(threads);
+        }
+
+        for (unsigned i = 0; i < N_RAW_COUNTS; i++) {
+                unsigned n = bench_raw_counts[i];
+                LoadThread *threads = calloc(n, sizeof(LoadThread));
+                NegotiateWorker *workers = calloc(n, sizeof(NegotiateWorker));
+                uint64_t keyd_cpu = proc_cpu_usec(keyd_pid), ops = 0;
+                Samples all = {};
+                Interference other;
+
+                if (!threads || !workers)
+                        bench_die("out of memory");
+                for (unsigned k = 0; k < n; k++) {
+                        workers[k].fixture = f;
+                        threads[k].arg = &workers[k];
+                }
+                interference_start(&other);
+                res->raw_per_s[i] = load_run(n, raw_negotiate_thread, threads, o->seconds);
+                for (unsigned k = 0; k < n; k++) {
+                        ops += threads[k].ops;
+                        samples_merge(&all, &workers[k].latency);
+                        samples_free(&workers[k].latency);
+                }
+                res->raw_cpu_keyd_us[i] = (double) (proc_cpu_usec(keyd_pid) - keyd_cpu) / (double) MAX(ops, (uint64_t) 1);
+                res->raw_latency[i] = samples_latency(&all);
+                printf("   %3u raw sd-bus client(s): %7.0f /s   latency p50 %7.0f us  p99 %7.0f us  (%zu calls); keyd "
+                       "CPU per call %.0f us   [other load %.0f%%]\n",
+                       n, res->raw_per_s[i], res->raw_latency[i].p50_us, res->raw_latency[i].p99_us,
+                       res->raw_latency[i].n, res->raw_cpu_keyd_us[i], 100 * interference_stop(&other));
                 samples_free(&all);
                 free(workers);
                 free(threads);

@@ -28,6 +28,9 @@
 #define N_CLIENT_COUNTS 8
 #define N_BLT_SIZES 3
 extern const unsigned bench_client_counts[N_CLIENT_COUNTS];
+/* The client counts of section 2's raw sd-bus load clients. */
+#define N_RAW_COUNTS 3
+extern const unsigned bench_raw_counts[N_RAW_COUNTS];
 extern const size_t bench_blt_sizes[N_BLT_SIZES];
 
 typedef struct BenchOptions {
@@ -54,6 +57,7 @@ typedef struct BenchResults {
         /* 1: in-process OAEP decryption with keyd's own code. */
         double oaep_1t_per_s, oaep_nt_per_s;
         Latency oaep_1t;
+        double oaep_1t_cpu_us;     /* CPU time per decryption, one thread */
 
         /* 2: negotiations through libkeyd. */
         double negotiate_per_s[N_CLIENT_COUNTS];
@@ -61,6 +65,11 @@ typedef struct BenchResults {
         /* CPU time per negotiation, in microseconds, of keyd, dbus-daemon and
          * this process (the clients): load-independent, unlike the rates. */
         double cpu_keyd_us[N_CLIENT_COUNTS], cpu_bus_us[N_CLIENT_COUNTS], cpu_client_us[N_CLIENT_COUNTS];
+        /* The same through raw sd-bus clients (no libkeyd): one connection,
+         * one session and one call at a time per thread. */
+        double raw_per_s[N_RAW_COUNTS];
+        Latency raw_latency[N_RAW_COUNTS];
+        double raw_cpu_keyd_us[N_RAW_COUNTS];
         /* A 256-byte call and its 256-byte answer through dbus-daemon, no crypto. */
         Latency bus_rtt;
         double rtt_cpu_keyd_us, rtt_cpu_bus_us;
