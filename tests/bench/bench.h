@@ -87,6 +87,8 @@ typedef struct BenchResults {
 
         /* 6: MB/s (10^6 bytes per second) per size. */
         double aes_nettle_mb_s[N_BLT_SIZES];
+        double aes_nettle_cpu_mb_s[N_BLT_SIZES];  /* over the thread's CPU time */
+        double dec_fd_keyd_cpu_mb_s[N_BLT_SIZES]; /* DecryptionBltFd bytes over keyd's CPU time */
         double aes_keyd_mb_s[N_BLT_SIZES];
         double dec_ay_mb_s[N_BLT_SIZES], dec_fd_mb_s[N_BLT_SIZES], dec_fd_fill_mb_s[N_BLT_SIZES];
         double enc_ay_mb_s[N_BLT_SIZES], enc_fd_mb_s[N_BLT_SIZES];
@@ -218,4 +220,4 @@ double bench_negotiate_rate(const BenchFixture *f, unsigned n, double seconds, p
 void bench_sessions(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, BenchResults *res);
 
 /* bench-blt.c: section 6 through the bus. */
-void bench_blt(const BenchOptions *o, const BenchFixture *f, BenchResults *res);
+void bench_blt(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, BenchResults *res);
