@@ -61,11 +61,12 @@ typedef struct BackendConfig {
         const char *vpl_implementation;  /* vpl: oneVPL implementation name filter (tests), or NULL */
 } BackendConfig;
 
-/* DecryptionBlt's ciphertext: in memory (the ay form), or in a sealed memfd
- * that memfd_check_sealed() checked (the Fd form, data NULL; else fd -1). A backend
- * reads the memfd itself, in pieces, with memfd_read_at(): straight into
- * the surface, each piece decrypted in place while it is still in the cache,
- * and no mapping of the client's file to fault in and tear down. */
+/* DecryptionBlt's ciphertext: in memory (the ay form, fd -1), or in a
+ * sealed memfd that memfd_check_sealed() checked (the Fd form, data NULL).
+ * A backend reads the memfd itself, in pieces, with memfd_read_at():
+ * straight into the surface, each piece decrypted in place while it is
+ * still in the cache, and no mapping of the client's file to fault in and
+ * tear down. */
 typedef struct BltInput {
         const uint8_t *data;
         int fd;
