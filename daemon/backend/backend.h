@@ -73,6 +73,14 @@ typedef struct BltInput {
         size_t size;
 } BltInput;
 
+/* EncryptionBlt's result, surface->size bytes: into memory (the ay form,
+ * fd -1), or into a new memfd of that size (the Fd form, data NULL) that
+ * the backend fills with memfd_write_at(), in pieces. */
+typedef struct BltOutput {
+        uint8_t *data;
+        int fd;
+} BltOutput;
+
 typedef struct BackendOps {
         const char *name;
 
@@ -129,9 +137,8 @@ typedef struct BackendOps {
         int (*decryption_blt)(Backend *b, Session *s, Surface *surface, const BltInput *in,
                               const EncryptedBlockInfo *info, const uint8_t *content_key,
                               const uint8_t iv[AES_CTR_IV_SIZE], sd_bus_error *error);
-        /* out receives surface->size bytes. */
         int (*encryption_blt)(Backend *b, Session *s, Surface *surface, const uint8_t iv[AES_CTR_IV_SIZE],
-                              uint8_t *out, sd_bus_error *error);
+                              const BltOutput *out, sd_bus_error *error);
         int (*execute_hw_protection)(Backend *b, Session *s, const HwProtectionCall *call,
                                      HwProtectionResult *ret, sd_bus_error *error);
 } BackendOps;

@@ -12,10 +12,13 @@
 #define REQUIRED_SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
 
 /* Every page of a memfd keyd reads must be there already, written (and so
- * charged) by the client: reading a hole makes the kernel allocate the page
- * at keyd's expense, and a sealed 256 MiB memfd of nothing but holes costs
- * its sender nothing. F_SEAL_WRITE also forbids punching holes later. The
- * file offset is shared with the sender, so it is put back. */
+ * charged) by the client: a sealed 256 MiB memfd of nothing but holes costs
+ * its sender nothing, and through a mapping, reading a hole made the kernel
+ * allocate the page at keyd's expense. keyd now reads with pread(), which
+ * reads holes as zeros without allocating, but such a memfd is still the
+ * client's mistake (ftruncate() without writing) and is refused as the bus
+ * reference says. F_SEAL_WRITE also forbids punching holes later. The file
+ * offset is shared with the sender, so it is put back. */
 static int memfd_check_no_holes(int fd, off_t size, const char *what, sd_bus_error *error) {
         off_t saved, hole;
 
@@ -92,15 +95,21 @@ int memfd_read_at(int fd, uint8_t *buf, size_t size, uint64_t offset) {
         return 0;
 }
 
-void memfd_unmap(MappedMemfd *m) {
-        if (m->data)
-                munmap(m->data, m->size);
-        *m = (MappedMemfd) {};
+int memfd_write_at(int fd, const uint8_t *buf, size_t size, uint64_t offset) {
+        while (size > 0) {
+                ssize_t n = pwrite(fd, buf, size, (off_t) offset);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                buf += n, size -= (size_t) n, offset += (uint64_t) n;
+        }
+        return 0;
 }
 
-int memfd_new_mapped(const char *name, size_t size, int *ret_fd, MappedMemfd *ret_map) {
+int memfd_new(const char *name, size_t size, int *ret_fd) {
         _cleanup_(closep) int fd = -1;
-        void *p;
 
         fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (fd < 0)
@@ -108,21 +117,11 @@ int memfd_new_mapped(const char *name, size_t size, int *ret_fd, MappedMemfd *re
         if (ftruncate(fd, (off_t) size) < 0)
                 return -errno;
 
-        *ret_map = (MappedMemfd) { .size = size };
-        if (size > 0) {
-                p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-                if (p == MAP_FAILED)
-                        return -errno;
-                ret_map->data = p;
-        }
-
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
 
-int memfd_seal(int fd, MappedMemfd *map) {
-        /* F_SEAL_WRITE refuses while a writable shared mapping exists. */
-        memfd_unmap(map);
+int memfd_seal(int fd) {
         if (fcntl(fd, F_ADD_SEALS, REQUIRED_SEALS | F_SEAL_SEAL) < 0)
                 return -errno;
         return 0;

@@ -4,16 +4,11 @@
 /* Sealed memfds for bulk data, so a 4K frame does not travel through
  * dbus-daemon twice as an `ay`. A memfd we read must be sealed against
  * writes, shrinking and growing: then its bytes cannot change while we
- * decrypt them, and mapping it cannot fault past its end (SIGBUS). */
+ * decrypt them, and its size is the size for good. */
 
 #include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
-
-typedef struct MappedMemfd {
-        uint8_t *data;
-        size_t size;
-} MappedMemfd;
 
 /* Check that fd is a memfd with F_SEAL_WRITE, F_SEAL_SHRINK and F_SEAL_GROW,
  * at most max_size bytes, without holes; *ret_size is its size for good.
@@ -27,9 +22,11 @@ typedef struct MappedMemfd {
 int memfd_check_sealed(int fd, size_t max_size, const char *what, size_t *ret_size, sd_bus_error *error);
 /* size bytes at offset of a memfd checked above; -EIO if it ends early. */
 int memfd_read_at(int fd, uint8_t *buf, size_t size, uint64_t offset);
-void memfd_unmap(MappedMemfd *m);
 
-/* A new memfd of size bytes, mapped writable in *ret_map. */
-int memfd_new_mapped(const char *name, size_t size, int *ret_fd, MappedMemfd *ret_map);
-/* Unmap and seal it for good (write, shrink, grow, seal), ready to send. */
-int memfd_seal(int fd, MappedMemfd *map);
+/* A new memfd of size bytes (all holes), for keyd to fill with
+ * memfd_write_at() (pwrite(), for the same reason as above: no mapping to
+ * fault in and tear down) and then seal for good with memfd_seal() (write,
+ * shrink, grow, seal), ready to send. */
+int memfd_new(const char *name, size_t size, int *ret_fd);
+int memfd_write_at(int fd, const uint8_t *buf, size_t size, uint64_t offset);
+int memfd_seal(int fd);

@@ -219,7 +219,7 @@ int method_encryption_blt(sd_bus_message *message, void *userdata, sd_bus_error 
         out = malloc(size);
         if (!out)
                 return bus_error_setf(error, -ENOMEM, "out of memory for %zu bytes of EncryptionBlt output", size);
-        r = session_encryption_blt(s, id, iv, iv_size, out, error);
+        r = session_encryption_blt(s, id, iv, iv_size, &(const BltOutput) { .data = out, .fd = -1 }, error);
         if (r < 0)
                 return r;
         return bus_reply_bytes(message, out, size);
@@ -229,7 +229,6 @@ int method_encryption_blt_fd(sd_bus_message *message, void *userdata, sd_bus_err
         Session *s = userdata;
         _cleanup_(readback_memfd_freep) ReadbackMemfd *rb = NULL;
         _cleanup_(closep) int fd = -1;
-        MappedMemfd map = {};
         const void *iv;
         size_t iv_size, size;
         uint32_t id;
@@ -254,15 +253,13 @@ int method_encryption_blt_fd(sd_bus_message *message, void *userdata, sd_bus_err
         r = readback_memfd_new(s->client, size, &rb, error);
         if (r < 0)
                 return r;
-        r = memfd_new_mapped("keyd-encryption-blt", size, &fd, &map);
+        r = memfd_new("keyd-encryption-blt", size, &fd);
         if (r < 0)
                 return bus_error_setf(error, r, "cannot create a %zu-byte memfd for the result: %m", size);
-        r = session_encryption_blt(s, id, iv, iv_size, map.data, error);
-        if (r < 0) {
-                memfd_unmap(&map);
+        r = session_encryption_blt(s, id, iv, iv_size, &(const BltOutput) { .data = NULL, .fd = fd }, error);
+        if (r < 0)
                 return r;
-        }
-        r = memfd_seal(fd, &map);
+        r = memfd_seal(fd);
         if (r < 0)
                 return bus_error_setf(error, r, "cannot seal the result memfd: %m");
         r = readback_memfd_watch(rb, fd, error);

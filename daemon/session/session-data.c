@@ -251,7 +251,7 @@ int session_check_encryption_blt(Session *s, uint32_t id, size_t iv_size, size_t
         return 0;
 }
 
-int session_encryption_blt(Session *s, uint32_t id, const uint8_t *iv, size_t iv_size, uint8_t *out,
+int session_encryption_blt(Session *s, uint32_t id, const uint8_t *iv, size_t iv_size, const BltOutput *out,
                            sd_bus_error *error) {
         Backend *b = backend_of(s);
         Surface *surface = NULL;

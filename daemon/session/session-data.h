@@ -38,8 +38,9 @@ int session_decryption_blt(Session *s, const DecryptionBltArgs *args, sd_bus_err
 /* The surface's size, after checking the session may read it back. */
 int session_check_encryption_blt(Session *s, uint32_t surface, size_t iv_size, size_t *ret_size,
                                  sd_bus_error *error);
-/* out: room for the surface's size (session_check_encryption_blt). */
-int session_encryption_blt(Session *s, uint32_t surface, const uint8_t *iv, size_t iv_size, uint8_t *out,
+/* out: room for the surface's size (session_check_encryption_blt), in
+ * memory or in a new memfd of that size. */
+int session_encryption_blt(Session *s, uint32_t surface, const uint8_t *iv, size_t iv_size, const BltOutput *out,
                            sd_bus_error *error);
 
 int session_execute_hw_protection(Session *s, const HwProtectionCall *call, HwProtectionResult *ret,

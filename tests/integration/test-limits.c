@@ -11,7 +11,7 @@
  *   RLIMIT_MEMLOCK), key exchanges still succeed or answer OutOfMemory:
  *   keyd never aborts in the middle of an RSA operation;
  * - shared memory keyd would pay for: a sealed memfd of holes is refused
- *   before keyd faults its pages in, and the memfds EncryptionBltFd returns
+ *   before keyd reads it, and the memfds EncryptionBltFd returns
  *   count in their connection's quota and their user's memory until the
  *   kernel frees them (closed and unmapped), even after the connection is
  *   gone. */

@@ -117,19 +117,47 @@ int software_decryption_blt(Backend *b, Session *s, Surface *surface, const BltI
         return r;
 }
 
+/* The Fd form: encrypt each piece of the surface into a buffer (ciphertext
+ * only), write it to the memfd. Below glibc's mmap threshold, so that the
+ * buffer costs no mapping either. */
+#define RESULT_PIECE (64u * 1024u)
+
+static int encrypt_to_memfd(AesCtr *ctr, const uint8_t *surface, size_t size, int fd, sd_bus_error *error) {
+        _cleanup_free_ uint8_t *buf = malloc(MIN(size, (size_t) RESULT_PIECE));
+
+        if (!buf)
+                return bus_error_setf(error, -ENOMEM, "out of memory for EncryptionBltFd's output");
+        for (size_t off = 0; off < size;) {
+                size_t n = MIN(size - off, (size_t) RESULT_PIECE);
+                int r;
+
+                aes_ctr_xor(ctr, buf, surface + off, n);
+                r = memfd_write_at(fd, buf, n, off);
+                if (r < 0)
+                        return bus_error_setf(error, r, "cannot write the result memfd at byte %zu: %s", off,
+                                              strerror(-r));
+                off += n;
+        }
+        return 0;
+}
+
 int software_encryption_blt(Backend *b, Session *s, Surface *surface, const uint8_t iv[AES_CTR_IV_SIZE],
-                            uint8_t *out, sd_bus_error *error) {
+                            const BltOutput *out, sd_bus_error *error) {
         SessionSecrets *secrets = secrets_of(s);
         _cleanup_(secure_freep) AesCtr *ctr = NULL;
+        int r = 0;
 
         ctr = secure_alloc(sizeof(AesCtr));
         if (!ctr)
                 return bus_error_setf(error, -ENOMEM, "out of locked memory for the read-back key");
 
         aes_ctr_init(ctr, secrets->blt_key, iv);
-        aes_ctr_xor(ctr, out, surface->data, surface->size);
+        if (out->fd < 0)
+                aes_ctr_xor(ctr, out->data, surface->data, surface->size);
+        else
+                r = encrypt_to_memfd(ctr, surface->data, surface->size, out->fd, error);
         aes_ctr_done(ctr);
-        return 0;
+        return r;
 }
 
 static uint64_t now_100ns(void) {

@@ -15,6 +15,6 @@ int software_decryption_blt(Backend *b, Session *s, Surface *surface, const BltI
                             const EncryptedBlockInfo *info, const uint8_t *content_key,
                             const uint8_t iv[AES_CTR_IV_SIZE], sd_bus_error *error);
 int software_encryption_blt(Backend *b, Session *s, Surface *surface, const uint8_t iv[AES_CTR_IV_SIZE],
-                            uint8_t *out, sd_bus_error *error);
+                            const BltOutput *out, sd_bus_error *error);
 int software_execute_hw_protection(Backend *b, Session *s, const HwProtectionCall *call,
                                    HwProtectionResult *ret, sd_bus_error *error);

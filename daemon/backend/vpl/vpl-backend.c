@@ -280,7 +280,7 @@ static int vpl_decryption_blt(Backend *b, Session *s, Surface *surface, const Bl
 }
 
 static int vpl_encryption_blt(Backend *b, Session *s, Surface *surface, const uint8_t iv[AES_CTR_IV_SIZE],
-                              uint8_t *out, sd_bus_error *error) {
+                              const BltOutput *out, sd_bus_error *error) {
         return NOT_ON_GPU("EncryptionBlt");
 }
 
