@@ -46,6 +46,10 @@ typedef struct EncryptedBlockInfo {
  * first encrypted_bytes_at_beginning bytes are, then skip/encrypt ranges
  * alternate (with both zero, the rest is clear). Clear bytes are copied. */
 void aes_ctr_apply_pattern(AesCtr *c, const EncryptedBlockInfo *info, uint8_t *dst, const uint8_t *src, size_t n);
+/* The same for bytes [offset, offset + n) of such a buffer, with c as the
+ * range [0, offset) left it: a buffer can be decrypted in pieces, in order. */
+void aes_ctr_apply_pattern_at(AesCtr *c, const EncryptedBlockInfo *info, uint64_t offset, uint8_t *dst,
+                              const uint8_t *src, size_t n);
 
 /* out = AES-128-ECB-Encrypt(key, in), one block. */
 void aes128_ecb_encrypt_block(const uint8_t key[AES_CTR_KEY_SIZE], const uint8_t in[16], uint8_t out[16]);

@@ -20,10 +20,10 @@
  * Every locked mapping is counted, in whole pages, against one limit
  * (secure_memory_set_limit()), so that running out of locked memory is an
  * ENOMEM the caller can answer, not a page fault that cannot be. GMP
- * cannot take an ENOMEM, so its hooks may also draw on a reserve of chunks
- * locked beforehand (secure_memory_reserve()), and the daemon tops the
- * reserve up before each RSA operation, refusing the operation when that
- * fails.
+ * cannot take an ENOMEM, so its hooks draw on a reserve of chunks locked
+ * beforehand (secure_memory_reserve()), first for large blocks that fit a
+ * chunk and as a fallback for new slabs, and the daemon tops the reserve up
+ * before each RSA operation, refusing the operation when that fails.
  *
  * After fork() the child sees our mappings as zeros (WIPEONFORK) and
  * unlocked (mlock is not inherited): the child forgets them, never hands
@@ -99,7 +99,8 @@ static struct {
         size_t limit;           /* most bytes locked at once; 0: no limit */
         void **reserve;         /* locked, zeroed chunks of SECURE_RESERVE_CHUNK for GMP */
         size_t n_reserve;
-        size_t reserve_target;
+        size_t n_reserve_lent;  /* chunks of the reserve that live large blocks hold, back when freed */
+        size_t reserve_target;  /* chunks in the reserve and lent out together */
 } pool = {
         .lock = PTHREAD_MUTEX_INITIALIZER,
 };
@@ -174,6 +175,7 @@ static void atfork_child(void) {
         pool.in_use = 0;
         /* The reserve is the parent's (zeros here, unlocked): forget it. */
         pool.n_reserve = 0;
+        pool.n_reserve_lent = 0;
         pool.reserve_target = 0;
         pool.locked = 0;
         pool_unlock();
@@ -317,7 +319,7 @@ static int slab_grow(uint32_t c, bool may_use_reserve) {
 }
 
 static void *block_alloc_locked(size_t size, bool may_use_reserve) {
-        BlockHeader *h;
+        BlockHeader *h = NULL;
 
         if (size <= class_block_size(N_CLASSES - 1) - HEADER_SIZE) {
                 uint32_t c = 0;
@@ -336,15 +338,25 @@ static void *block_alloc_locked(size_t size, bool may_use_reserve) {
                 h = pool.free_list[c];
                 pool.free_list[c] = h->next_free;
         } else {
-                size_t length = (size + HEADER_SIZE + page_size() - 1) & ~(page_size() - 1);
+                size_t length = SECURE_RESERVE_CHUNK;
                 bool from_reserve = false;
                 int r;
 
-                h = map_locked(length);
-                if (!h && may_use_reserve && size + HEADER_SIZE <= SECURE_RESERVE_CHUNK) {
+                /* GMP's large blocks (an RSA operation's scratch) come from
+                 * the reserve first: its chunks are locked and wiped already
+                 * and go back to it when freed, so an operation costs no
+                 * mmap, mlock, madvise and munmap per block. The munmap is
+                 * the dear one: in a threaded process it sends a TLB
+                 * shootdown to every other core (on a VM, a VM exit each),
+                 * which cost keyd ~8 % of each RSA decryption. */
+                if (may_use_reserve && size + HEADER_SIZE <= SECURE_RESERVE_CHUNK) {
                         h = reserve_take();
-                        length = SECURE_RESERVE_CHUNK;
                         from_reserve = h != NULL;
+                        pool.n_reserve_lent += from_reserve;
+                }
+                if (!h) {
+                        length = (size + HEADER_SIZE + page_size() - 1) & ~(page_size() - 1);
+                        h = map_locked(length);
                 }
                 if (!h) {
                         errno = ENOMEM;
@@ -353,7 +365,11 @@ static void *block_alloc_locked(size_t size, bool may_use_reserve) {
 
                 r = region_add((uint8_t *) h, length, CLASS_LARGE);
                 if (r < 0) {
-                        unmap_locked(h, length);
+                        if (from_reserve) {
+                                pool.n_reserve_lent--;
+                                pool.reserve[pool.n_reserve++] = h;  /* still all zeros */
+                        } else
+                                unmap_locked(h, length);
                         errno = -r;
                         return NULL;
                 }
@@ -417,7 +433,12 @@ static bool block_free_locked(void *p) {
 
                 VALGRIND_FREELIKE_BLOCK(p, 0);
                 region_remove(r);
-                if (reserve_chunk && pool.n_reserve < pool.reserve_target) {
+                /* The chunk counts as the reserve's while lent out, so that
+                 * secure_memory_refill() on another thread meanwhile does
+                 * not map a replacement that this one would then unmap. */
+                if (reserve_chunk)
+                        pool.n_reserve_lent--;
+                if (reserve_chunk && pool.n_reserve + pool.n_reserve_lent < pool.reserve_target) {
                         /* Back to the reserve, wiped like every free byte. */
                         VALGRIND_MAKE_MEM_UNDEFINED(base, length);
                         explicit_bzero(base, length);
@@ -584,7 +605,7 @@ void secure_pages_free(void *p, size_t size) {
 
 /* With the lock held. */
 static int reserve_fill_locked(void) {
-        while (pool.n_reserve < pool.reserve_target) {
+        while (pool.n_reserve + pool.n_reserve_lent < pool.reserve_target) {
                 void *chunk = map_locked(SECURE_RESERVE_CHUNK);
                 if (!chunk)
                         return -ENOMEM;
@@ -625,7 +646,7 @@ int secure_memory_refill(void) {
 }
 
 /* GMP's hooks. GMP has no way to report an allocation failure; they draw
- * on the reserve when a fresh mapping fails, and abort only when that is
+ * on the reserve (see block_alloc_locked()), and abort only when that is
  * empty too: when more operations ran at once than the reserve was sized
  * for, or secure_memory_refill() was not called (or not heeded) first. */
 _noreturn_ static void gmp_out_of_memory(size_t size) {

@@ -48,10 +48,13 @@ void *secure_pages_alloc(size_t size);
 void secure_pages_free(void *p, size_t size);
 
 /* GMP cannot be told that an allocation failed: its functions must not
- * return NULL. So the GMP hooks fall back to a reserve of locked chunks,
- * mapped beforehand, when a fresh mapping fails. secure_memory_reserve()
- * sets how many chunks (SECURE_RESERVE_CHUNK bytes each) to keep and maps
- * them; secure_memory_refill() maps back what GMP used since. Call it
+ * return NULL. So the GMP hooks draw on a reserve of locked chunks, mapped
+ * beforehand: large blocks that fit a chunk are lent one first (and give
+ * it back when freed, so that an RSA operation maps and unmaps nothing),
+ * and new slabs take one for good when a fresh mapping fails.
+ * secure_memory_reserve() sets how many chunks (SECURE_RESERVE_CHUNK bytes
+ * each) to keep, counting those lent out, and maps them;
+ * secure_memory_refill() maps back what was taken for good. Call it
  * before each bignum operation and do not start the operation when it
  * fails (-ENOMEM): then a running operation never finds the reserve empty,
  * as long as the reserve covers the operations that may run at once. */

@@ -21,7 +21,7 @@
  *   /proc/self/mem. The caller sends the pattern masked, and keyd compares
  *   byte by byte without ever writing it down, so asking does not plant the
  *   key it asks about.
- * - SetMemfdCheckDelay(t usec): from now on, memfd_map_sealed() sleeps usec
+ * - SetMemfdCheckDelay(t usec): from now on, memfd_check_sealed() sleeps usec
  *   between its seal check and its size check (0: not at all), for the test
  *   that shrinks a memfd in between. */
 
@@ -34,7 +34,7 @@ typedef struct Manager Manager;
 
 int test_hooks_register(Manager *m);
 
-/* Called by memfd_map_sealed() between its two checks of a client's memfd
+/* Called by memfd_check_sealed() between its two checks of a client's memfd
  * (seals, then size): sleeps as long as SetMemfdCheckDelay(t usec) asked,
  * so that a test can change the memfd in between. */
 void test_hooks_memfd_between_checks(void);

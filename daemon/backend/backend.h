@@ -61,6 +61,18 @@ typedef struct BackendConfig {
         const char *vpl_implementation;  /* vpl: oneVPL implementation name filter (tests), or NULL */
 } BackendConfig;
 
+/* DecryptionBlt's ciphertext: in memory (the ay form, fd -1), or in a
+ * sealed memfd that memfd_check_sealed() checked (the Fd form, data NULL).
+ * A backend reads the memfd itself, in pieces, with memfd_read_at():
+ * straight into the surface, each piece decrypted in place while it is
+ * still in the cache, and no mapping of the client's file to fault in and
+ * tear down. */
+typedef struct BltInput {
+        const uint8_t *data;
+        int fd;
+        size_t size;
+} BltInput;
+
 typedef struct BackendOps {
         const char *name;
 
@@ -113,11 +125,12 @@ typedef struct BackendOps {
                                       sd_bus_error *error);
         /* content_key: 16 bytes as the client sent them, the content key
          * encrypted with the session key (D3D11); the backend decrypts it.
-         * NULL: the session key decrypts. size <= surface->size. */
-        int (*decryption_blt)(Backend *b, Session *s, Surface *surface, const uint8_t *data, size_t size,
+         * NULL: the session key decrypts. in->size <= surface->size. */
+        int (*decryption_blt)(Backend *b, Session *s, Surface *surface, const BltInput *in,
                               const EncryptedBlockInfo *info, const uint8_t *content_key,
                               const uint8_t iv[AES_CTR_IV_SIZE], sd_bus_error *error);
-        /* out receives surface->size bytes. */
+        /* out receives surface->size bytes: the ay reply's buffer, or the
+         * client's destination memfd mapped (EncryptionBltToFd). */
         int (*encryption_blt)(Backend *b, Session *s, Surface *surface, const uint8_t iv[AES_CTR_IV_SIZE],
                               uint8_t *out, sd_bus_error *error);
         int (*execute_hw_protection)(Backend *b, Session *s, const HwProtectionCall *call,

@@ -43,10 +43,13 @@ static int memfd_check_tmpfs(int fd, const char *what, sd_bus_error *error) {
 }
 
 /* Every page of a memfd keyd reads must be there already, written (and so
- * charged) by the client: reading a hole makes the kernel allocate the page
- * at keyd's expense, and a sealed 256 MiB memfd of nothing but holes costs
- * its sender nothing. F_SEAL_WRITE also forbids punching holes later. The
- * file offset is shared with the sender, so it is put back. */
+ * charged) by the client: a sealed 256 MiB memfd of nothing but holes costs
+ * its sender nothing, and through a mapping, reading a hole made the kernel
+ * allocate the page at keyd's expense. keyd now reads with pread(), which
+ * reads holes as zeros without allocating, but such a memfd is still the
+ * client's mistake (ftruncate() without writing) and is refused as the bus
+ * reference says. F_SEAL_WRITE also forbids punching holes later. The file
+ * offset is shared with the sender, so it is put back. */
 static int memfd_check_no_holes(int fd, off_t size, const char *what, sd_bus_error *error) {
         off_t saved, hole;
 
@@ -66,12 +69,11 @@ static int memfd_check_no_holes(int fd, off_t size, const char *what, sd_bus_err
         return 0;
 }
 
-int memfd_map_sealed(int fd, size_t max_size, const char *what, MappedMemfd *ret, sd_bus_error *error) {
+int memfd_check_sealed(int fd, size_t max_size, const char *what, size_t *ret_size, sd_bus_error *error) {
         struct stat st;
         int seals, r;
-        void *p;
 
-        *ret = (MappedMemfd) {};
+        *ret_size = 0;
 
         r = memfd_check_tmpfs(fd, what, error);
         if (r < 0)
@@ -108,24 +110,24 @@ int memfd_map_sealed(int fd, size_t max_size, const char *what, MappedMemfd *ret
         r = memfd_check_no_holes(fd, st.st_size, what, error);
         if (r < 0)
                 return r;
-        if (st.st_size == 0) {
-                ret->size = 0;
-                return 0;
-        }
 
-        p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-        if (p == MAP_FAILED)
-                return bus_error_setf(error, -EINVAL, "cannot map %s: %m", what);
-
-        ret->data = p;
-        ret->size = (size_t) st.st_size;
+        *ret_size = (size_t) st.st_size;
         return 0;
 }
 
-void memfd_unmap(MappedMemfd *m) {
-        if (m->data)
-                munmap(m->data, m->size);
-        *m = (MappedMemfd) {};
+int memfd_read_at(int fd, uint8_t *buf, size_t size, uint64_t offset) {
+        while (size > 0) {
+                ssize_t n = pread(fd, buf, size, (off_t) offset);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return -EIO;  /* cannot happen to a file sealed against shrinking */
+                buf += n, size -= (size_t) n, offset += (uint64_t) n;
+        }
+        return 0;
 }
 
 int memfd_map_destination(int fd, size_t size, const char *what, MappedMemfd *ret, sd_bus_error *error) {
@@ -139,7 +141,7 @@ int memfd_map_destination(int fd, size_t size, const char *what, MappedMemfd *re
         if (r < 0)
                 return r;
 
-        /* Seals first, size second, as in memfd_map_sealed(): with
+        /* Seals first, size second, as in memfd_check_sealed(): with
          * F_SEAL_SHRINK and F_SEAL_GROW on, the size read next stays, and
          * writing through the map cannot fault past the end (SIGBUS). */
         seals = fcntl(fd, F_GET_SEALS);
@@ -203,4 +205,10 @@ int memfd_map_destination(int fd, size_t size, const char *what, MappedMemfd *re
         ret->data = p;
         ret->size = size;
         return 0;
+}
+
+void memfd_unmap(MappedMemfd *m) {
+        if (m->data)
+                (void) munmap(m->data, m->size);
+        *m = (MappedMemfd) {};
 }

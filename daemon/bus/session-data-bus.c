@@ -128,7 +128,7 @@ static int read_decryption_tail(sd_bus_message *message, DecryptionBltArgs *args
 
 int method_decryption_blt(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Session *s = userdata;
-        DecryptionBltArgs args = {};
+        DecryptionBltArgs args = { .data_fd = -1 };
         const void *data;
         int r;
 
@@ -161,10 +161,9 @@ int method_decryption_blt(sd_bus_message *message, void *userdata, sd_bus_error 
 int method_decryption_blt_fd(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         Session *s = userdata;
         DecryptionBltArgs args = {};
-        MappedMemfd map = {};
-        int fd, r;
+        int r;
 
-        r = sd_bus_message_read(message, "uh", &args.surface, &fd);
+        r = sd_bus_message_read(message, "uh", &args.surface, &args.data_fd);
         if (r < 0)
                 return r;
         r = read_decryption_tail(message, &args);
@@ -175,16 +174,14 @@ int method_decryption_blt_fd(sd_bus_message *message, void *userdata, sd_bus_err
         if (r < 0)
                 return r;
 
-        /* Mapping is lazy and costs no copy; the session layer then checks the
-         * size against the surface like for the ay form. */
-        r = memfd_map_sealed(fd, s->manager->config.max_surface_bytes_per_client, "data", &map, error);
+        /* The session layer then checks the size against the surface like
+         * for the ay form; the backend reads the memfd (see memfd.h). */
+        r = memfd_check_sealed(args.data_fd, s->manager->config.max_surface_bytes_per_client, "data",
+                               &args.data_size, error);
         if (r < 0)
                 return r;
-        args.data = map.data;
-        args.data_size = map.size;
 
         r = session_decryption_blt(s, &args, error);
-        memfd_unmap(&map);
         if (r < 0)
                 return r;
         return sd_bus_reply_method_return(message, NULL);

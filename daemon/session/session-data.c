@@ -227,7 +227,10 @@ int session_decryption_blt(Session *s, const DecryptionBltArgs *args, sd_bus_err
         if (r < 0)
                 return r;
 
-        return b->ops->decryption_blt(b, s, surface, args->data, args->data_size, &args->block_info,
+        return b->ops->decryption_blt(b, s, surface,
+                                      &(const BltInput) { .data = args->data, .fd = args->data_fd,
+                                                          .size = args->data_size },
+                                      &args->block_info,
                                       args->content_key_size ? args->content_key : NULL, args->iv, error);
 }
 

@@ -111,6 +111,7 @@ static WorkerJob *take_next_job(WorkerPool *p) {
 
 static void push_done(WorkerPool *p, WorkerJob *job) {
         uint64_t one = 1;
+        bool was_empty = !p->done_head;
 
         job->next = NULL;
         if (p->done_tail)
@@ -119,8 +120,11 @@ static void push_done(WorkerPool *p, WorkerJob *job) {
                 p->done_head = job;
         p->done_tail = job;
 
-        /* Cannot fail short of a bug: an eventfd counter does not overflow here. */
-        (void) !write(p->done_fd, &one, sizeof(one));
+        /* One wake-up per batch: while the list is not empty, the event loop
+         * has been told already and takes this job with the others. Cannot
+         * fail short of a bug: an eventfd counter does not overflow here. */
+        if (was_empty)
+                (void) !write(p->done_fd, &one, sizeof(one));
 }
 
 static void *worker_main(void *userdata) {

@@ -159,8 +159,9 @@ static void encryption_blt_fd(Blt *b) {
         munmap(p, b->size);
 }
 
-/* MB/s (10^6 bytes/s) of op on b over about seconds, at least 3 calls. */
-static double blt_rate(void (*op)(Blt *b), Blt *b, double seconds) {
+/* MB/s (10^6 bytes/s) of op on b over about seconds, at least 3 calls;
+ * ret_calls (or NULL) gets the number of timed calls. */
+static double blt_rate(void (*op)(Blt *b), Blt *b, double seconds, uint64_t *ret_calls) {
         uint64_t start, deadline;
         unsigned n = 0;
 
@@ -171,6 +172,8 @@ static double blt_rate(void (*op)(Blt *b), Blt *b, double seconds) {
                 op(b);
                 n++;
         } while (n < 3 || now_usec() < deadline);
+        if (ret_calls)
+                *ret_calls = n;
         return (double) n * (double) b->size / (double) (now_usec() - start);
 }
 
@@ -211,7 +214,7 @@ static void check_paths_agree(Blt *b) {
                 bench_die("EncryptionBlt and EncryptionBltToFd gave the same bytes under different IVs");
 }
 
-void bench_blt(const BenchOptions *o, const BenchFixture *f, BenchResults *res) {
+void bench_blt(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, BenchResults *res) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = bench_bus_open(f->address);
         _cleanup_free_ char *path = bench_bus_create_session(bus, RSAES_OAEP_GUID);
         double each = o->seconds / 4;
@@ -226,6 +229,7 @@ void bench_blt(const BenchOptions *o, const BenchFixture *f, BenchResults *res) 
                 _cleanup_free_ uint8_t *data = xmalloc(size), *out = xmalloc(size);
                 Blt b = { .bus = bus, .path = path, .size = size, .data = data, .out = out };
                 double aes, nettle_now, keyd_now;
+                uint64_t keyd_cpu, calls;
                 Interference other;
 
                 /* The baseline again right beside the bus figures. */
@@ -238,18 +242,27 @@ void bench_blt(const BenchOptions *o, const BenchFixture *f, BenchResults *res) 
                 b.sealed_fd = sealed_memfd(data, size);
                 b.surface = create_surface(&b);
 
-                res->dec_ay_mb_s[i] = blt_rate(decryption_blt_ay, &b, each);
-                res->dec_fd_mb_s[i] = blt_rate(decryption_blt_fd, &b, each);
-                res->dec_fd_fill_mb_s[i] = blt_rate(decryption_blt_fd_fill, &b, each);
+                res->dec_ay_mb_s[i] = blt_rate(decryption_blt_ay, &b, each, NULL);
+                keyd_cpu = proc_cpu_usec(keyd_pid);
+                calls = 0;
+                res->dec_fd_mb_s[i] = blt_rate(decryption_blt_fd, &b, each, &calls);
+                /* +1: blt_rate()'s warm-up call. */
+                res->dec_fd_keyd_cpu_mb_s[i] = (double) (calls + 1) * (double) size /
+                                               (double) MAX(proc_cpu_usec(keyd_pid) - keyd_cpu, (uint64_t) 1);
+                res->dec_fd_fill_mb_s[i] = blt_rate(decryption_blt_fd_fill, &b, each, NULL);
                 check_paths_agree(&b);
-                res->enc_ay_mb_s[i] = blt_rate(encryption_blt_ay, &b, each);
-                res->enc_fd_mb_s[i] = blt_rate(encryption_blt_fd, &b, each);
+                res->enc_ay_mb_s[i] = blt_rate(encryption_blt_ay, &b, each, NULL);
+                res->enc_fd_mb_s[i] = blt_rate(encryption_blt_fd, &b, each, NULL);
 
                 printf("   %5zu KiB  %7.0f          %7.0f (%4.2f)     %7.0f (%4.2f)    %7.0f (%4.2f)         %7.0f (%4.2f)     %7.0f (%4.2f)   [other load %.0f%%]\n",
                        size / 1024, aes, res->dec_ay_mb_s[i], res->dec_ay_mb_s[i] / aes, res->dec_fd_mb_s[i],
                        res->dec_fd_mb_s[i] / aes, res->dec_fd_fill_mb_s[i], res->dec_fd_fill_mb_s[i] / aes,
                        res->enc_ay_mb_s[i], res->enc_ay_mb_s[i] / aes, res->enc_fd_mb_s[i],
                        res->enc_fd_mb_s[i] / aes, 100 * interference_stop(&other));
+                printf("             DecryptionBltFd: keyd's CPU %.0f MB/s, in-process nettle AES-128-CTR's %.0f MB/s "
+                       "(bytes over CPU time): %.2f\n",
+                       res->dec_fd_keyd_cpu_mb_s[i], res->aes_nettle_cpu_mb_s[i],
+                       res->dec_fd_keyd_cpu_mb_s[i] / res->aes_nettle_cpu_mb_s[i]);
                 fflush(stdout);
 
                 destroy_surface(&b);

@@ -16,7 +16,10 @@
 #include "bench.h"
 #include "macro.h"
 
-const unsigned bench_client_counts[N_CLIENT_COUNTS] = { 1, 2, 8, 32 };
+/* 2 per core for cores up to 2, 4, 8, 16 and 32 (the throughput target
+ * allows at most 2 clients per core), and 64 and 256 for many clients. */
+const unsigned bench_client_counts[N_CLIENT_COUNTS] = { 1, 2, 4, 8, 16, 32, 64, 256 };
+const unsigned bench_raw_counts[N_RAW_COUNTS] = { 16, 64, 256 };
 
 #define HW_PROTECTION_GUID "b1170d8a-628d-4da3-ad3b-82ddb08b4970"
 #define RSAES_OAEP_GUID "c1949895-d72a-4a1d-8e5d-ed857d171520"
@@ -53,6 +56,30 @@ static void *negotiate_thread(void *userdata) {
 
         keyd_crypto_session_release(session);
         keyd_client_close(client);
+        return NULL;
+}
+
+/* The same with sd-bus alone: what a client that is not libkeyd costs keyd. */
+static void *raw_negotiate_thread(void *userdata) {
+        LoadThread *t = userdata;
+        NegotiateWorker *w = t->arg;
+        sd_bus *bus = bench_bus_open(w->fixture->address);
+        char *path = bench_bus_create_session(bus, RSAES_OAEP_GUID);
+
+        bench_bus_negotiate(bus, path, w->fixture);
+
+        load_thread_begin(t);
+        while (!load_thread_should_stop(t)) {
+                uint64_t start = now_usec();
+
+                bench_bus_negotiate(bus, path, w->fixture);
+                samples_add(&w->latency, (double) (now_usec() - start));
+                t->ops++;
+        }
+        load_thread_end(t);
+
+        free(path);
+        sd_bus_flush_close_unref(bus);
         return NULL;
 }
 
@@ -119,6 +146,62 @@ void bench_negotiate(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pi
                 free(workers);
                 free(threads);
         }
+
+        for (unsigned i = 0; i < N_RAW_COUNTS; i++) {
+                unsigned n = bench_raw_counts[i];
+                LoadThread *threads = calloc(n, sizeof(LoadThread));
+                NegotiateWorker *workers = calloc(n, sizeof(NegotiateWorker));
+                uint64_t keyd_cpu = proc_cpu_usec(keyd_pid), ops = 0;
+                Samples all = {};
+                Interference other;
+
+                if (!threads || !workers)
+                        bench_die("out of memory");
+                for (unsigned k = 0; k < n; k++) {
+                        workers[k].fixture = f;
+                        threads[k].arg = &workers[k];
+                }
+                interference_start(&other);
+                res->raw_per_s[i] = load_run(n, raw_negotiate_thread, threads, o->seconds);
+                for (unsigned k = 0; k < n; k++) {
+                        ops += threads[k].ops;
+                        samples_merge(&all, &workers[k].latency);
+                        samples_free(&workers[k].latency);
+                }
+                res->raw_cpu_keyd_us[i] = (double) (proc_cpu_usec(keyd_pid) - keyd_cpu) / (double) MAX(ops, (uint64_t) 1);
+                res->raw_latency[i] = samples_latency(&all);
+                printf("   %3u raw sd-bus client(s): %7.0f /s   latency p50 %7.0f us  p99 %7.0f us  (%zu calls); keyd "
+                       "CPU per call %.0f us   [other load %.0f%%]\n",
+                       n, res->raw_per_s[i], res->raw_latency[i].p50_us, res->raw_latency[i].p99_us,
+                       res->raw_latency[i].n, res->raw_cpu_keyd_us[i], 100 * interference_stop(&other));
+                samples_free(&all);
+                free(workers);
+                free(threads);
+        }
+}
+
+double bench_negotiate_rate(const BenchFixture *f, unsigned n, double seconds, pid_t keyd_pid,
+                            double *ret_keyd_cpu_us) {
+        LoadThread *threads = calloc(n, sizeof(LoadThread));
+        NegotiateWorker *workers = calloc(n, sizeof(NegotiateWorker));
+        uint64_t keyd_cpu = proc_cpu_usec(keyd_pid), ops = 0;
+        double rate;
+
+        if (!threads || !workers)
+                bench_die("out of memory");
+        for (unsigned k = 0; k < n; k++) {
+                workers[k].fixture = f;
+                threads[k].arg = &workers[k];
+        }
+        rate = load_run(n, negotiate_thread, threads, seconds);
+        for (unsigned k = 0; k < n; k++) {
+                ops += threads[k].ops;
+                samples_free(&workers[k].latency);
+        }
+        *ret_keyd_cpu_us = (double) (proc_cpu_usec(keyd_pid) - keyd_cpu) / (double) MAX(ops, (uint64_t) 1);
+        free(workers);
+        free(threads);
+        return rate;
 }
 
 /* ---- the bus alone ---- */
@@ -295,7 +378,7 @@ void bench_flood(const BenchOptions *o, const BenchFixture *f, BenchResults *res
 
         bench_open_negotiated(f, &client, &session);
         interference_start(&other_alone);
-        (void) measure_client(session, f, o->seconds, &res->alone);
+        res->alone_per_s = measure_client(session, f, o->seconds, &res->alone);
         share_alone = interference_stop(&other_alone);
 
         atomic_init(&fl.ready, false);
@@ -321,8 +404,9 @@ void bench_flood(const BenchOptions *o, const BenchFixture *f, BenchResults *res
                 printf("   note: the flooder got %" PRIu64 " error replies, the first: %s\n", fl.errors,
                        fl.first_error);
 
-        printf("   alone:    p50 %7.0f us  p99 %7.0f us  max %7.0f us  (%zu calls)   [other load %.0f%%]\n",
-               res->alone.p50_us, res->alone.p99_us, res->alone.max_us, res->alone.n, 100 * share_alone);
+        printf("   alone:    p50 %7.0f us  p99 %7.0f us  max %7.0f us  (%zu calls, %.0f /s)   [other load %.0f%%]\n",
+               res->alone.p50_us, res->alone.p99_us, res->alone.max_us, res->alone.n, res->alone_per_s,
+               100 * share_alone);
         printf("   flooded:  p50 %7.0f us  p99 %7.0f us  max %7.0f us  (%zu calls, %.0f /s; flooder %.0f /s)   "
                "[other load %.0f%%]\n",
                res->flooded.p50_us, res->flooded.p99_us, res->flooded.max_us, res->flooded.n,

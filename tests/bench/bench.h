@@ -25,9 +25,12 @@
 #define SESSION_KEY_SIZE 16u
 
 /* The client counts of section 2 and the buffer sizes of section 6. */
-#define N_CLIENT_COUNTS 4
+#define N_CLIENT_COUNTS 8
 #define N_BLT_SIZES 3
 extern const unsigned bench_client_counts[N_CLIENT_COUNTS];
+/* The client counts of section 2's raw sd-bus load clients. */
+#define N_RAW_COUNTS 3
+extern const unsigned bench_raw_counts[N_RAW_COUNTS];
 extern const size_t bench_blt_sizes[N_BLT_SIZES];
 
 typedef struct BenchOptions {
@@ -38,6 +41,8 @@ typedef struct BenchOptions {
         unsigned start_runs;       /* section 7 */
         const char *keyd_args[8];  /* more arguments for keyd */
         size_t n_keyd_args;
+        unsigned repeat;           /* times each pair of measurements is taken, interleaved */
+        bool scaling;              /* section 8: keyd with --workers=1..nproc */
 } BenchOptions;
 
 typedef struct Latency {
@@ -52,6 +57,7 @@ typedef struct BenchResults {
         /* 1: in-process OAEP decryption with keyd's own code. */
         double oaep_1t_per_s, oaep_nt_per_s;
         Latency oaep_1t;
+        double oaep_1t_cpu_us;     /* CPU time per decryption, one thread */
 
         /* 2: negotiations through libkeyd. */
         double negotiate_per_s[N_CLIENT_COUNTS];
@@ -59,13 +65,18 @@ typedef struct BenchResults {
         /* CPU time per negotiation, in microseconds, of keyd, dbus-daemon and
          * this process (the clients): load-independent, unlike the rates. */
         double cpu_keyd_us[N_CLIENT_COUNTS], cpu_bus_us[N_CLIENT_COUNTS], cpu_client_us[N_CLIENT_COUNTS];
+        /* The same through raw sd-bus clients (no libkeyd): one connection,
+         * one session and one call at a time per thread. */
+        double raw_per_s[N_RAW_COUNTS];
+        Latency raw_latency[N_RAW_COUNTS];
+        double raw_cpu_keyd_us[N_RAW_COUNTS];
         /* A 256-byte call and its 256-byte answer through dbus-daemon, no crypto. */
         Latency bus_rtt;
         double rtt_cpu_keyd_us, rtt_cpu_bus_us;
 
         /* 4: one well-behaved client alone, and while another floods. */
         Latency alone, flooded;
-        double flooder_per_s, flooded_client_per_s;
+        double alone_per_s, flooder_per_s, flooded_client_per_s;
 
         /* 5: sessions. */
         double session_create_close_per_s;
@@ -76,6 +87,8 @@ typedef struct BenchResults {
 
         /* 6: MB/s (10^6 bytes per second) per size. */
         double aes_nettle_mb_s[N_BLT_SIZES];
+        double aes_nettle_cpu_mb_s[N_BLT_SIZES];  /* over the thread's CPU time */
+        double dec_fd_keyd_cpu_mb_s[N_BLT_SIZES]; /* DecryptionBltFd bytes over keyd's CPU time */
         double aes_keyd_mb_s[N_BLT_SIZES];
         double dec_ay_mb_s[N_BLT_SIZES], dec_fd_mb_s[N_BLT_SIZES], dec_fd_fill_mb_s[N_BLT_SIZES];
         double enc_ay_mb_s[N_BLT_SIZES], enc_fd_mb_s[N_BLT_SIZES];
@@ -192,14 +205,19 @@ void bench_local_oaep(const BenchOptions *o, const char *when, BenchResults *res
 void bench_local_aes(const BenchOptions *o, BenchResults *res);
 void bench_local_aes_size(const BenchOptions *o, unsigned i, BenchResults *res, double *ret_nettle,
                           double *ret_keyd);
+/* Decryptions/s of n_threads threads over seconds (section 8). */
+double bench_local_oaep_rate(unsigned n_threads, double seconds);
 
 /* bench-negotiate.c: sections 2 and 4, and the plain bus round trip. */
 void bench_negotiate(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, BenchResults *res);
 void bench_bus_round_trip(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, BenchResults *res);
 void bench_flood(const BenchOptions *o, const BenchFixture *f, BenchResults *res);
+/* Key exchanges/s of n clients through libkeyd over seconds, and keyd's CPU per exchange (section 8). */
+double bench_negotiate_rate(const BenchFixture *f, unsigned n, double seconds, pid_t keyd_pid,
+                            double *ret_keyd_cpu_us);
 
 /* bench-sessions.c: section 5. */
 void bench_sessions(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, BenchResults *res);
 
 /* bench-blt.c: section 6 through the bus. */
-void bench_blt(const BenchOptions *o, const BenchFixture *f, BenchResults *res);
+void bench_blt(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, BenchResults *res);

@@ -11,7 +11,7 @@
  *   RLIMIT_MEMLOCK), key exchanges still succeed or answer OutOfMemory:
  *   keyd never aborts in the middle of an RSA operation;
  * - shared memory keyd would pay for: a sealed memfd of holes is refused
- *   before keyd faults its pages in, and read-back results, written into
+ *   before keyd reads it, and read-back results, written into
  *   memfds the client supplies (EncryptionBltToFd), cost keyd nothing however
  *   long the client keeps them. */
 

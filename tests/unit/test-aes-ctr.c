@@ -335,6 +335,49 @@ START_TEST(test_pattern_against_reference) {
 }
 END_TEST
 
+/* In pieces, in order, at every cut (as keyd reads a memfd): the same bytes
+ * as the independent reference over the whole buffer. */
+START_TEST(test_pattern_in_pieces) {
+        static const EncryptedBlockInfo patterns[] = {
+                { 0, 0, 0 }, { 16, 16, 16 }, { 32, 0, 0 }, { 0, 16, 32 }, { 48, 32, 16 }, { 5, 3, 7 }, { 0, 160, 16 },
+        };
+        static const size_t pieces[] = { 1, 7, 16, 17, 48, 100, 333 };
+        const size_t n = 2000;
+        uint8_t key[16], counter[16];
+        uint8_t *src = malloc(n), *got = malloc(n), *want = malloc(n);
+
+        ck_assert_ptr_nonnull(src);
+        ck_assert_ptr_nonnull(got);
+        ck_assert_ptr_nonnull(want);
+
+        for (size_t pi = 0; pi < ELEMENTSOF(patterns); pi++)
+                for (size_t ki = 0; ki < ELEMENTSOF(pieces); ki++) {
+                        const EncryptedBlockInfo *p = &patterns[pi];
+                        AesCtr c;
+
+                        random_bytes(key, sizeof(key));
+                        random_bytes(counter, sizeof(counter));
+                        random_bytes(src, n);
+                        reference_pattern(key, counter, p, want, src, n);
+
+                        memcpy(got, src, n);
+                        aes_ctr_init(&c, key, counter);
+                        for (size_t off = 0; off < n; off += pieces[ki]) {
+                                size_t k = n - off < pieces[ki] ? n - off : pieces[ki];
+                                aes_ctr_apply_pattern_at(&c, p, off, got + off, got + off, k);
+                        }
+                        aes_ctr_done(&c);
+                        ck_assert_msg(memcmp(got, want, n) == 0, "pattern (%u, %u, %u) in pieces of %zu bytes",
+                                      p->encrypted_bytes_at_beginning, p->bytes_in_skip_pattern,
+                                      p->bytes_in_encrypt_pattern, pieces[ki]);
+                }
+
+        free(src);
+        free(got);
+        free(want);
+}
+END_TEST
+
 /* Clear ranges really are copied unchanged, and the pattern is its own inverse. */
 START_TEST(test_pattern_clear_bytes_and_inverse) {
         const EncryptedBlockInfo p = { 16, 32, 16 };
@@ -374,6 +417,7 @@ static Suite *aes_ctr_suite(void) {
         tcase_add_test(tc, test_counter_wraps_without_carry);
         tcase_add_test(tc, test_counter_wrap_in_batch);
         tcase_add_test(tc, test_pattern_against_reference);
+        tcase_add_test(tc, test_pattern_in_pieces);
         tcase_add_test(tc, test_pattern_clear_bytes_and_inverse);
         suite_add_tcase(s, tc);
         return s;

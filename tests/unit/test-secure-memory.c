@@ -479,6 +479,35 @@ START_TEST(test_gmp_reserve_at_limit) {
 }
 END_TEST
 
+/* A bignum's large block borrows a reserve chunk and gives it back: no
+ * mapping is made or torn down for it, and a refill while it is lent (as
+ * another worker's would be) does not map a replacement that the free would
+ * then unmap. Each of those cost an RSA operation a mmap/mlock/munmap and a
+ * TLB shootdown. */
+START_TEST(test_gmp_large_blocks_borrow_from_reserve) {
+        size_t locked;
+        mpz_t x;
+
+        secure_memory_install_gmp();
+        big_square_root();  /* every slab GMP needs exists now */
+        ck_assert_int_eq(secure_memory_reserve(4), 0);
+        locked = secure_memory_locked();
+
+        mpz_init(x);
+        mpz_ui_pow_ui(x, 3, 30000);  /* 5.9 KB of limbs: a large block, and it fits a chunk */
+        ck_assert_uint_gt(mpz_size(x) * sizeof(mp_limb_t), 4096);
+        ck_assert_uint_eq(secure_memory_locked(), locked);
+        ck_assert_int_eq(secure_memory_refill(), 0);
+        ck_assert_uint_eq(secure_memory_locked(), locked);
+        mpz_clear(x);
+        ck_assert_uint_eq(secure_memory_locked(), locked);
+        ck_assert_int_eq(secure_memory_refill(), 0);
+        ck_assert_uint_eq(secure_memory_locked(), locked);
+
+        ck_assert_int_eq(secure_memory_reserve(0), 0);
+}
+END_TEST
+
 START_TEST(test_double_free_aborts) {
         void *p = secure_alloc(40);
 
@@ -518,6 +547,7 @@ static Suite *secure_memory_suite(bool forking) {
         tcase_add_test(tc, test_gmp_uses_secure_memory);
         tcase_add_test(tc, test_limit_counts_pages);
         tcase_add_test(tc, test_gmp_reserve_at_limit);
+        tcase_add_test(tc, test_gmp_large_blocks_borrow_from_reserve);
         suite_add_tcase(s, tc);
 
         /* Misuse must stop the process, not corrupt key memory. These need

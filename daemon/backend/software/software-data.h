@@ -11,7 +11,7 @@ int software_start_key_refresh(Backend *b, Session *s, uint8_t random[AES_CTR_KE
 int software_finish_key_refresh(Backend *b, Session *s, sd_bus_error *error);
 void software_drop_key(Backend *b, Session *s);
 int software_get_encryption_blt_key(Backend *b, Session *s, uint8_t out[AES_CTR_KEY_SIZE], sd_bus_error *error);
-int software_decryption_blt(Backend *b, Session *s, Surface *surface, const uint8_t *data, size_t size,
+int software_decryption_blt(Backend *b, Session *s, Surface *surface, const BltInput *in,
                             const EncryptedBlockInfo *info, const uint8_t *content_key,
                             const uint8_t iv[AES_CTR_IV_SIZE], sd_bus_error *error);
 int software_encryption_blt(Backend *b, Session *s, Surface *surface, const uint8_t iv[AES_CTR_IV_SIZE],

@@ -275,7 +275,7 @@ static int vpl_get_encryption_blt_key(Backend *b, Session *s, uint8_t out[AES_CT
         return NOT_ON_GPU("GetEncryptionBltKey");
 }
 
-static int vpl_decryption_blt(Backend *b, Session *s, Surface *surface, const uint8_t *data, size_t size,
+static int vpl_decryption_blt(Backend *b, Session *s, Surface *surface, const BltInput *in,
                               const EncryptedBlockInfo *info, const uint8_t *content_key,
                               const uint8_t iv[AES_CTR_IV_SIZE], sd_bus_error *error) {
         return NOT_ON_GPU("DecryptionBlt");
