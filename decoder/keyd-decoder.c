@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -203,6 +204,7 @@ static int run_test_hook(Decoder *d, const uint8_t *data, size_t size) {
                 for (int fd = 0; fd < 1024 && len + 8 < sizeof(list); fd++)
                         if (fcntl(fd, F_GETFD) >= 0)
                                 len += (size_t) snprintf(list + len, sizeof(list) - len, " %d", fd);
+                snprintf(list + len, sizeof(list) - len, "; dumpable %d", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
                 return send_done(d, 0, false, "%s", list) ?: 1;
         }
         return 0;
