@@ -312,6 +312,119 @@ START_TEST(test_death_between_calls) {
 }
 END_TEST
 
+#ifdef KEYD_TEST_HOOKS
+/* How often pattern occurs in keyd's writable memory (the test build's
+ * CountPattern, as tests/hooks/test-key-wipe uses it); it travels masked. */
+static uint32_t count_in_keyd(const uint8_t pattern[16]) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint8_t mask[16], masked[16];
+        sd_bus *bus = NULL;
+        uint64_t scanned;
+        uint32_t count;
+
+        random_bytes(mask, sizeof(mask));
+        for (size_t i = 0; i < 16; i++) {
+                mask[i] |= 1;
+                masked[i] = pattern[i] ^ mask[i];
+        }
+        ck_assert_int_eq(harness_open_bus(&bus), 0);
+        ck_assert_int_ge(sd_bus_message_new_method_call(bus, &m, KEYD_BUS_NAME, KEYD_MANAGER_PATH,
+                                                        "org.keyd.KeyBroker1.Test", "CountPattern"),
+                         0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', masked, sizeof(masked)), 0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', mask, sizeof(mask)), 0);
+        ck_assert_msg(sd_bus_call(bus, m, 60 * USEC_PER_SEC, &error, &reply) >= 0, "CountPattern: %s", error.message);
+        ck_assert_int_ge(sd_bus_message_read(reply, "ut", &count, &scanned), 0);
+        ck_assert_uint_gt(scanned, 1024 * 1024);
+        sd_bus_flush_close_unref(bus);
+        return count;
+}
+
+/* plaintext encrypted as CENC does with an 8-byte IV (counter from 0). */
+static void cenc_encrypt(const uint8_t iv[8], const uint8_t *plain, uint8_t *out, size_t n) {
+        uint8_t key[16], block[16], stream[16];
+        struct aes128_ctx aes;
+
+        hex_to_bytes(CONTENT_KEY_HEX, key, 16);
+        aes128_set_encrypt_key(&aes, key);
+        for (size_t off = 0; off < n; off += 16) {
+                uint64_t count = off / 16;
+
+                memcpy(block, iv, 8);
+                for (int i = 0; i < 8; i++)
+                        block[15 - i] = (uint8_t) (count >> (8 * i));
+                aes128_encrypt(&aes, 16, stream, block);
+                for (size_t i = 0; i < 16 && off + i < n; i++)
+                        out[off + i] = plain[off + i] ^ stream[i];
+        }
+}
+
+/* The decrypted sample is wiped from keyd's memory once the helper has it.
+ * Control: while a helper hangs on a sample (test hook), the same kind of
+ * plaintext is found, so the scan does reach where keyd keeps it. */
+START_TEST(test_plaintext_wiped) {
+        keyd_client *c = open_client();
+        uint8_t wrapped[16], marker[16], iv[8], plain[96], cipher[96];
+        keyd_crypto_session *s = session_with_content_key(c, wrapped);
+        keyd_video_decoder *d = h264_decoder(s);
+        keyd_subsample_mapping_block map = { 0, sizeof(plain) };
+        TestSample sample = { .data = cipher, .size = sizeof(cipher), .iv_size = 8, .subsamples = &map,
+                              .n_subsamples = 1 };
+        HRESULT hr;
+        pid_t child;
+        bool seen = false;
+
+        random_bytes(marker, sizeof(marker));
+        random_bytes(iv, sizeof(iv));
+        memcpy(sample.iv, iv, 8);
+
+        /* A (meaningless) encrypted sample whose plaintext holds the marker. */
+        memset(plain, 0, sizeof(plain));
+        for (size_t off = 16; off + 16 <= sizeof(plain); off += 16)
+                memcpy(plain + off, marker, 16);
+        cenc_encrypt(iv, plain, cipher, sizeof(plain));
+        hr = decode_sample(d, wrapped, &sample);
+        ck_assert_msg(hr == KEYD_S_OK || hr == KEYD_E_INVALIDARG, "0x%08X: %s", (unsigned) hr,
+                      keyd_last_error_message());
+        ck_assert_uint_eq(count_in_keyd(marker), 0);
+
+        /* The control: the same, beginning with the hang hook's text, in a
+         * child that waits for the deadline. */
+        memcpy(plain, "KEYD-TEST-HOOK:hang", strlen("KEYD-TEST-HOOK:hang"));
+        cenc_encrypt(iv, plain, cipher, sizeof(plain));
+        child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+                /* A connection of its own: sd-bus connections do not survive fork(). */
+                keyd_client *cc = open_client();
+                uint8_t wrapped_child[16];
+                keyd_crypto_session *cs = session_with_content_key(cc, wrapped_child);
+                keyd_video_decoder *cd = h264_decoder(cs);
+
+                _exit(KEYD_SUCCEEDED(decode_sample(cd, wrapped_child, &sample)) ? 1 : 0);
+        }
+        for (unsigned i = 0; i < 100 && !seen; i++) {
+                seen = count_in_keyd(marker) > 0;
+                if (!seen)
+                        usleep(50 * 1000);
+        }
+        ck_assert_msg(seen, "the plaintext of a sample being decoded is not found in keyd: the scan proves nothing");
+        {
+                int status = -1;
+
+                ck_assert_int_eq(waitpid(child, &status, 0), child);
+                ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the hung sample did not fail");
+        }
+        ck_assert_uint_eq(count_in_keyd(marker), 0);
+
+        keyd_video_decoder_release(d);
+        keyd_crypto_session_release(s);
+        keyd_client_close(c);
+}
+END_TEST
+#endif
+
 static void setup_short_deadline(void) {
         static const char *const args[] = { "--decoder-deadline-ms=2000", NULL };
 
@@ -555,6 +668,7 @@ static Suite *decoder_suite(void) {
         tcase_add_checked_fixture(tc, setup_short_deadline, teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_hang_is_killed_at_deadline);
+        tcase_add_test(tc, test_plaintext_wiped);
         suite_add_tcase(s, tc);
 #endif
 
