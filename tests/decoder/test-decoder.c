@@ -481,7 +481,9 @@ START_TEST(test_other_client_is_denied) {
 END_TEST
 
 static void setup_limits(void) {
-        static const char *const args[] = { "--max-decoders-per-client=2", "--max-sample-size=4096", NULL };
+        /* A sample buffer is at least 64 KiB, and counts as protected memory. */
+        static const char *const args[] = { "--max-decoders-per-client=2", "--max-sample-size=4096",
+                                            "--max-surface-bytes-per-client=69632", NULL };
 
         start_bus_and_keyd(args);
 }
@@ -506,7 +508,17 @@ START_TEST(test_limits) {
         ck_assert_hr(decode_sample(d1, NULL, &sample), KEYD_E_INVALIDARG);
         ck_assert_msg(str_contains(keyd_last_error_message(), "--max-sample-size"), "message: %s",
                       keyd_last_error_message());
+
+        /* The decrypted sample's buffer is the connection's protected memory:
+         * one decoder's fits, a second one's does not. */
+        ck_assert_hr(decode_clear_text(d1, "a sample in the clear"), KEYD_S_OK);
+        d2 = h264_decoder(s);
+        ck_assert_hr(decode_clear_text(d2, "a sample in the clear"), KEYD_E_OUTOFMEMORY);
+        ck_assert_msg(str_contains(keyd_last_error_message(), "the decoder's sample buffer"), "message: %s",
+                      keyd_last_error_message());
         keyd_video_decoder_release(d1);
+        ck_assert_hr(decode_clear_text(d2, "a sample in the clear"), KEYD_S_OK);
+        keyd_video_decoder_release(d2);
         keyd_crypto_session_release(s);
         keyd_client_close(c);
 }
