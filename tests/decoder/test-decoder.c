@@ -29,7 +29,8 @@ static void teardown(void) {
 
 /* Decode the whole stream through keyd, then compare every frame's MD5
  * with ffmpeg's, in order, and the pts with the samples'. */
-static void decode_and_compare(const char *path, uint32_t format, const keyd_guid *profile) {
+static void decode_and_compare_after(const char *path, uint32_t format, const keyd_guid *profile,
+                                     size_t seek_from) {
         keyd_client *c = open_client();
         uint8_t wrapped[16];
         keyd_crypto_session *s = session_with_content_key(c, wrapped);
@@ -45,6 +46,13 @@ static void decode_and_compare(const char *path, uint32_t format, const keyd_gui
 
         ck_assert_hr(keyd_create_video_decoder(s, profile, st.width, st.height, st.config_size, st.config, &d),
                      KEYD_S_OK);
+        /* A seek back to the start: what was decoded before is dropped. */
+        if (seek_from > 0) {
+                for (size_t i = seek_from; i < st.n_samples; i++)
+                        ck_assert_hr(decode_sample(d, wrapped, &st.samples[i]), KEYD_S_OK);
+                ck_assert_hr(keyd_decoder_flush(d), KEYD_S_OK);
+                ck_assert_hr(keyd_decoder_get_frame(d, &f), KEYD_S_FALSE);
+        }
         for (size_t i = 0; i <= st.n_samples; i++) {
                 if (i < st.n_samples)
                         ck_assert_hr(decode_sample(d, wrapped, &st.samples[i]), KEYD_S_OK);
@@ -75,6 +83,10 @@ static void decode_and_compare(const char *path, uint32_t format, const keyd_gui
         keyd_client_close(c);
 }
 
+static void decode_and_compare(const char *path, uint32_t format, const keyd_guid *profile) {
+        decode_and_compare_after(path, format, profile, 0);
+}
+
 START_TEST(test_h264_matches_ffmpeg) {
         decode_and_compare(h264_path, KEYD_FORMAT_NV12, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT);
 }
@@ -91,6 +103,12 @@ static void setup_many_threads(void) {
 
 START_TEST(test_h264_many_threads_matches_ffmpeg) {
         decode_and_compare(h264_path, KEYD_FORMAT_NV12, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT);
+}
+END_TEST
+
+/* Flush with 15 frames inside the decoder, then the stream from its start. */
+START_TEST(test_h264_flush_then_from_start) {
+        decode_and_compare_after(h264_path, KEYD_FORMAT_NV12, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT, 5);
 }
 END_TEST
 
@@ -688,6 +706,7 @@ static Suite *decoder_suite(void) {
         tcase_add_checked_fixture(tc, setup_many_threads, teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_h264_many_threads_matches_ffmpeg);
+        tcase_add_test(tc, test_h264_flush_then_from_start);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("limits");
