@@ -27,6 +27,7 @@ typedef struct Client {
 
         Session *sessions;        /* list via Session.client_next/prev */
         unsigned n_sessions;
+        unsigned n_decoders;      /* VideoDecoders of all its sessions */
         uint64_t surface_bytes;   /* surfaces, in the whole pages they lock */
         WorkerQueue work_queue;   /* this client's key exchanges waiting for a worker */
 } Client;

@@ -44,6 +44,8 @@ typedef struct Session {
          * the session's last read-back; the next one is this plus one. */
         bool readback_iv_drawn;
         uint64_t readback_iv;
+        struct VideoDecoder *decoders;   /* list via VideoDecoder.decoder_next/prev */
+        uint32_t next_decoder_id;
 
         void *backend_data;
 } Session;
