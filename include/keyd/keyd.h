@@ -36,6 +36,7 @@ typedef int32_t HRESULT;
 #define KEYD_HRESULT(x) ((HRESULT) (uint32_t) (x))
 
 #define KEYD_S_OK                        KEYD_HRESULT(0x00000000u)
+#define KEYD_S_FALSE                     KEYD_HRESULT(0x00000001u)
 #define KEYD_E_INVALIDARG                KEYD_HRESULT(0x80070057u)
 #define KEYD_E_OUTOFMEMORY               KEYD_HRESULT(0x8007000Eu)
 #define KEYD_E_NOTIMPL                   KEYD_HRESULT(0x80004001u)
@@ -338,6 +339,104 @@ HRESULT keyd_wrap_session_key(const uint8_t *pCertificate, uint32_t CertificateS
  * then. */
 HRESULT keyd_get_key_exchange_data_size(const uint8_t *pCertificate, uint32_t CertificateSize,
                                         const keyd_guid *pKeyExchangeType, uint32_t *pDataSize);
+
+/* ---- Protected decode (LIBKEYD_0.2) ----
+ *
+ * keyd decrypts each sample (CENC 'cenc', AES-128-CTR) into its own locked
+ * memory and decodes it in a sandboxed helper process (keyd-decoder: no
+ * capabilities, no_new_privs, a seccomp allowlist without open, socket or
+ * exec, nothing open but its socket to keyd). Decoded frames come back as
+ * sealed, read-only memfds. Unlike DXVA, keyd parses the bitstream itself:
+ * the caller submits whole samples (access units) and no picture-parameter,
+ * slice-control or inverse-quantization buffers.
+ *
+ * A decoder belongs to the crypto session (and client) that created it; it is
+ * closed with the session or when the client disconnects. If its helper
+ * crashes or misses keyd's per-frame deadline, the call fails with
+ * KEYD_E_FAIL and a message that says which, and the decoder is dead: every
+ * later call on it returns KEYD_DXGI_ERROR_DEVICE_REMOVED. Release it and
+ * create a new one. Other decoders and sessions are not affected. */
+
+/* D3D11_VIDEO_DECODER_SUB_SAMPLE_MAPPING_BLOCK: ClearSize bytes in the clear,
+ * then EncryptedSize encrypted bytes. The blocks of one sample must cover it
+ * exactly; the encrypted ranges of one sample form one AES-CTR keystream. */
+typedef struct keyd_subsample_mapping_block {
+        uint32_t ClearSize;
+        uint32_t EncryptedSize;
+} keyd_subsample_mapping_block;
+
+typedef struct keyd_video_decoder keyd_video_decoder;
+
+/* ID3D11VideoDevice::CreateVideoDecoder on a crypto session. pDecoderProfile: one of
+ * KEYD_DECODER_PROFILE_H264_VLD_NOFGT / _HEVC_VLD_MAIN / _HEVC_VLD_MAIN10. SampleWidth and
+ * SampleHeight: the coded size (D3D11_VIDEO_DECODER_DESC). pConfig/ConfigSize: the codec
+ * configuration in the clear (avcC or hvcC box payload, i.e. AVCodecParameters.extradata),
+ * may be 0/NULL for Annex-B streams. The session must have a session key
+ * (a successful NegotiateCryptoSessionKeyExchange) before samples are
+ * decrypted. KEYD_DXGI_ERROR_UNSUPPORTED (with keyd_last_error_message()
+ * saying why) when this keyd was built without decoding or its backend
+ * cannot decode; KEYD_E_OUTOFMEMORY past keyd's per-client decoder limit;
+ * KEYD_E_INVALIDARG for a size above keyd's maximum resolution. */
+HRESULT keyd_create_video_decoder(keyd_crypto_session *session,
+                                  const keyd_guid *pDecoderProfile,
+                                  uint32_t SampleWidth, uint32_t SampleHeight,
+                                  uint32_t ConfigSize, const void *pConfig,
+                                  keyd_video_decoder **ppDecoder);
+
+/* ID3D11VideoContext::DecoderBeginFrame with D3D11_VIDEO_DECODER_BEGIN_FRAME_CRYPTO_SESSION:
+ * the content key for the samples that follow, wrapped as DecryptionBlt's pContentKey
+ * (AES-128-ECB-Encrypt(session key, CK), 16 bytes); ContentKeySize 0 / NULL = session key. */
+HRESULT keyd_decoder_begin_frame(keyd_video_decoder *decoder,
+                                 uint32_t ContentKeySize, const void *pContentKey);
+
+/* ID3D11VideoContext1::SubmitDecoderBuffers1 with one bitstream buffer: one sample (one
+ * access unit, length-prefixed NAL units as in the MP4), its IV (8 or 16 bytes,
+ * D3D11_AES_CTR_IV; IVSize 0 = sample in the clear) and subsample map (SubSampleCount 0 =
+ * encrypted whole). Pts travels with the sample and comes back on its frame.
+ * An 8-byte IV is the IV member of D3D11_AES_CTR_IV with Count 0 (CENC's
+ * 8-byte IV); a 16-byte IV is the whole counter block. The library copies
+ * the sample; it goes to keyd at keyd_decoder_end_frame(). */
+HRESULT keyd_decoder_submit_buffer(keyd_video_decoder *decoder,
+                                   uint32_t DataSize, const void *pData,
+                                   uint32_t IVSize, const void *pIV,
+                                   uint32_t SubSampleCount,
+                                   const keyd_subsample_mapping_block *pSubSamples,
+                                   int64_t Pts);
+
+/* ID3D11VideoContext::DecoderEndFrame: keyd decrypts and decodes what was submitted since
+ * begin_frame; frames that became ready are queued in the client for get_frame. */
+HRESULT keyd_decoder_end_frame(keyd_video_decoder *decoder);
+
+/* End of stream: keyd drains the decoder's delayed frames into the queue. */
+HRESULT keyd_decoder_drain(keyd_video_decoder *decoder);
+/* Discard everything buffered (a seek): in keyd and the frames queued in the client. */
+HRESULT keyd_decoder_flush(keyd_video_decoder *decoder);
+
+#define KEYD_FOURCC(a, b, c, d) ((uint32_t) (a) | ((uint32_t) (b) << 8) | ((uint32_t) (c) << 16) | ((uint32_t) (d) << 24))
+#define KEYD_FORMAT_NV12 KEYD_FOURCC('N', 'V', '1', '2')   /* DXGI_FORMAT_NV12: Y plane, then interleaved UV */
+#define KEYD_FORMAT_P010 KEYD_FOURCC('P', '0', '1', '0')   /* DXGI_FORMAT_P010: 16-bit LE, 10 bits in the high bits */
+
+typedef struct keyd_video_frame {
+        uint32_t Format;           /* KEYD_FORMAT_* */
+        uint32_t Width, Height;    /* display size */
+        uint32_t PlaneCount;       /* 2 for NV12 / P010 */
+        uint64_t PlaneOffset[4];   /* bytes from pData */
+        uint32_t PlanePitch[4];    /* bytes per row */
+        int64_t Pts;               /* of the sample the frame came from */
+        const uint8_t *pData;      /* read-only mapping of the sealed memfd keyd sent */
+        uint64_t DataSize;
+        int Fd;                    /* that memfd (the frame owns it) */
+} keyd_video_frame;
+
+/* The next decoded frame in output order: S_OK and *ppFrame, or S_FALSE (1) and NULL when
+ * none is ready. */
+HRESULT keyd_decoder_get_frame(keyd_video_decoder *decoder, keyd_video_frame **ppFrame);
+/* Unmaps the frame and closes its memfd. Returns NULL. */
+keyd_video_frame *keyd_video_frame_release(keyd_video_frame *frame);
+
+/* Closes the decoder in keyd (its helper process ends) and frees it, with
+ * the frames still queued. Returns NULL. */
+keyd_video_decoder *keyd_video_decoder_release(keyd_video_decoder *decoder);
 
 /* "E_INVALIDARG" and friends; "unknown HRESULT" for others. Static strings. */
 const char *keyd_hresult_to_string(HRESULT hr);
