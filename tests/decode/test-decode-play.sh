@@ -1,0 +1,97 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# keydctl play decrypts and decodes CENC clips through keyd, frame for frame
+# as ffmpeg does: for H.264 (B-frames, 4 slices per picture, odd sizes not a
+# multiple of 16, 1280x720) and HEVC Main and Main 10, every frame's MD5 and
+# the frame count equal those of `ffmpeg -decryption_key K -i enc.mp4 -f
+# framemd5 -`, the whole framemd5 is the same, and --png writes the frame.
+# The expected MD5s are ffmpeg's, computed here from the same file.
+
+# shellcheck source=tests/service/lib.sh
+source "$(dirname "$0")/../service/lib.sh"
+# shellcheck source=tests/decode/lib-decode.sh
+source "$(dirname "$0")/lib-decode.sh"
+
+# NAME SIZE FRAMES ENCODER OPTIONS: short clips, so that the suite is quick.
+clips=(
+        "h264-qcif 176x144 12 libx264 -bf 2"
+        "h264-odd-slices 642x362 12 libx264 -bf 3 -x264-params slices=4"
+        "h264-odd-small 98x66 8 libx264 -bf 0"
+        "h264-720p 1280x720 10 libx264 -bf 2 -preset ultrafast"
+        "hevc-main 322x182 12 libx265 -x265-params log-level=error:bframes=3"
+        "hevc-main10 322x182 12 libx265 -pix_fmt yuv420p10le -x265-params log-level=error:bframes=2"
+)
+
+start_open_bus
+start_keyd
+
+for clip in "${clips[@]}"; do
+        read -r -a words <<<"$clip"
+        name=${words[0]}
+        make_clip "${words[@]}"
+        reference_framemd5 "$name"
+
+        status=0
+        "$KEYDCTL_BINARY" --address="$address" play "$tmp/$name.mp4" --key="$content_key" \
+                >"$tmp/$name.keyd" 2>"$tmp/$name.err" || status=$?
+        ((status == 0)) || fail "$name: keydctl play exit status $status: $(cat "$tmp/$name.err")"
+
+        want=$(md5_column "$tmp/$name.ffmpeg")
+        got=$(md5_column "$tmp/$name.keyd")
+        frames=$(wc -l <<<"$want")
+        ((frames == words[2])) || fail "$name: ffmpeg decoded $frames frames, the clip has ${words[2]}"
+        [[ $got == "$want" ]] || fail "$name: the frames through keyd differ from ffmpeg's:
+$(diff <(echo "$want") <(echo "$got"))"
+        diff -u "$tmp/$name.ffmpeg" "$tmp/$name.keyd" >"$tmp/diff" ||
+                fail "$name: the framemd5 lines differ from ffmpeg's: $(cat "$tmp/diff")"
+        grep -q -E "^Played: .* $frames frames \((NV12|P010)\)" "$tmp/$name.err" ||
+                fail "$name: no summary: $(cat "$tmp/$name.err")"
+        grep -q "bytes decrypted inside keyd" "$tmp/$name.err" || fail "$name: no summary of what keyd decrypted"
+        grep -q "every frame came back as a sealed memfd" "$tmp/$name.err" ||
+                fail "$name: $(cat "$tmp/$name.err")"
+        ok "$name (${words[1]}, ${words[3]}): $frames frames through keyd, MD5 for MD5 those of ffmpeg"
+done
+
+# 10-bit frames came back as P010, 8-bit as NV12.
+grep -q "(P010)" "$tmp/hevc-main10.err" || fail "HEVC Main 10 did not come back as P010"
+grep -q "HEVC Main 10" "$tmp/hevc-main10.err" || fail "HEVC Main 10 was not decoded as Main 10"
+grep -q "(NV12)" "$tmp/hevc-main.err" || fail "HEVC Main did not come back as NV12"
+ok "Main 10 as P010, 8-bit as NV12"
+
+# --png: a picture of frame 3, the size of the clip; its pixels are those of
+# ffmpeg's own RGB conversion of that frame, within rounding (ffmpeg's
+# swscale and keydctl's conversion round differently).
+"$KEYDCTL_BINARY" --address="$address" play "$tmp/h264-qcif.mp4" --key="$content_key" --png="$tmp/f3.png" \
+        --frame=3 >/dev/null 2>"$tmp/png.err" || fail "play --png: $(cat "$tmp/png.err")"
+grep -q "Picture: *frame 3 as 176x144 PNG" "$tmp/png.err" || fail "play --png: $(cat "$tmp/png.err")"
+ff -i "$tmp/f3.png" -f rawvideo -pix_fmt rgb24 "$tmp/keyd.rgb" 2>"$tmp/ffmpeg.log" ||
+        fail "ffmpeg cannot read the PNG keydctl wrote: $(cat "$tmp/ffmpeg.log")"
+ff -decryption_key "$content_key" -i "$tmp/h264-qcif.mp4" -vf "select=eq(n\,3)" -frames:v 1 \
+        -sws_flags +accurate_rnd+full_chroma_int -f rawvideo -pix_fmt rgb24 "$tmp/ffmpeg.rgb" 2>"$tmp/ffmpeg.log" ||
+        fail "ffmpeg cannot make the reference picture: $(cat "$tmp/ffmpeg.log")"
+"$PYTHON" - "$tmp/keyd.rgb" "$tmp/ffmpeg.rgb" <<'PY' || fail "the PNG's pixels are not frame 3's"
+import sys
+a, b = (open(p, "rb").read() for p in sys.argv[1:3])
+assert len(a) == len(b) == 176 * 144 * 3, (len(a), len(b))
+diffs = sorted(abs(x - y) for x, y in zip(a, b))
+# Chroma upsampling differs (ffmpeg interpolates, keydctl repeats): bound
+# the typical error, not the worst pixel at colour edges.
+median, p95 = diffs[len(diffs) // 2], diffs[len(diffs) * 95 // 100]
+print(f"PNG vs ffmpeg rgb24: median |diff| {median}, 95th percentile {p95}")
+assert median <= 2 and p95 <= 24, (median, p95)
+PY
+ok "play --png=FILE --frame=3 writes frame 3 as a 176x144 PNG"
+
+# A frame past the end is a clear error, and --frame needs --png.
+status=0
+"$KEYDCTL_BINARY" --address="$address" play "$tmp/h264-qcif.mp4" --key="$content_key" --png="$tmp/x.png" \
+        --frame=99 >/dev/null 2>"$tmp/err" || status=$?
+((status == 1)) && grep -q -- "--frame=99: the file has 12 frames" "$tmp/err" ||
+        fail "--frame past the end: status $status: $(cat "$tmp/err")"
+status=0
+"$KEYDCTL_BINARY" --address="$address" play "$tmp/h264-qcif.mp4" --frame=1 >/dev/null 2>"$tmp/err" || status=$?
+((status == 2)) || fail "--frame without --png: status $status: $(cat "$tmp/err")"
+ok "--frame past the end and --frame without --png are refused"
+
+echo "PASS: decode play"
