@@ -36,6 +36,7 @@ typedef struct BenchOptions {
         unsigned n_sessions;       /* section 5 */
         unsigned flood_depth;      /* calls the flooder keeps in flight (section 4) */
         unsigned start_runs;       /* section 7 */
+        bool no_decode;            /* --no-decode: skip section 8 */
         const char *keyd_args[8];  /* more arguments for keyd */
         size_t n_keyd_args;
 } BenchOptions;
@@ -197,6 +198,12 @@ void bench_local_aes_size(const BenchOptions *o, unsigned i, BenchResults *res, 
 void bench_negotiate(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, BenchResults *res);
 void bench_bus_round_trip(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, BenchResults *res);
 void bench_flood(const BenchOptions *o, const BenchFixture *f, BenchResults *res);
+
+/* bench-decode.c: section 8, protected decode of a 1080p H.264 CENC clip
+ * through keyd and by ffmpeg with the same thread count; prints its own
+ * figures and target, and its name=value lines on request. */
+void bench_decode(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, unsigned threads);
+void bench_decode_print_values(void);
 
 /* bench-sessions.c: section 5. */
 void bench_sessions(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, BenchResults *res);

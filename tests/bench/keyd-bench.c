@@ -49,6 +49,7 @@ static void help(void) {
                "                       keyd's default --max-queued-per-client)\n"
                "     --start-runs=N    keyd starts timed in section 7 (default 7, --quick 5)\n"
                "     --keyd-arg=ARG    Pass ARG to keyd as well (repeatable), e.g. --keyd-arg=--workers=1\n"
+               "     --no-decode       Skip section 8 (protected decode of a 1080p clip through keyd vs ffmpeg)\n"
                "\n"
                "Environment: KEYD_BINARY and DBUS_DAEMON override the keyd and dbus-daemon\n"
                "binaries found at build time.\n");
@@ -63,6 +64,7 @@ static int parse_argv(int argc, char *argv[], BenchOptions *o) {
                 { "flood-depth", required_argument, NULL, 'f' },
                 { "start-runs", required_argument, NULL, 'r' },
                 { "keyd-arg", required_argument, NULL, 'k' },
+                { "no-decode", no_argument, NULL, 'D' },
                 {}
         };
         bool seconds_set = false, runs_set = false;
@@ -88,6 +90,9 @@ static int parse_argv(int argc, char *argv[], BenchOptions *o) {
                         return 0;
                 case 'q':
                         o->quick = true;
+                        break;
+                case 'D':
+                        o->no_decode = true;
                         break;
                 case 's':
                         o->seconds = strtod(optarg, &end);
@@ -491,6 +496,8 @@ int main(int argc, char *argv[]) {
         print_ratio(&res);
         bench_flood(&o, &fixture, &res);
         bench_blt(&o, &fixture, &res);
+        if (!o.no_decode)
+                bench_decode(&o, &fixture, harness_keyd_pid(), res.ncpu);
         bench_start(&o, &res);
 
         res.loadavg_end = loadavg();
@@ -498,5 +505,6 @@ int main(int argc, char *argv[]) {
         printf("\n(whole run %.0f s; load average %.2f at the start, %.2f at the end, this run included)\n",
                (double) (now_usec() - start) / USEC_PER_SEC, res.loadavg_start, res.loadavg_end);
         print_values(&o, &res, &t);
+        bench_decode_print_values();
         return EXIT_SUCCESS;
 }
