@@ -17,7 +17,7 @@ example=$KEYD_SOURCE_ROOT/examples/decode.c
 [[ -s $example ]] || fail "$example is missing"
 
 grep -q '(examples/decode\.c)' "$KEYD_SOURCE_ROOT/README.md" || fail "README.md does not link examples/decode.c"
-grep -q 'examples/decode\\&\?\.c' "$KEYD_BUILD_ROOT/man/libkeyd.3" || fail "libkeyd(3) does not name examples/decode.c"
+grep -q -E 'examples/decode(\\&)?\.c' "$KEYD_BUILD_ROOT/man/libkeyd.3" || fail "libkeyd(3) does not name examples/decode.c"
 ok "README.md and libkeyd(3) point to examples/decode.c"
 
 libdir=$(dirname "$KEYD_LIBKEYD")
