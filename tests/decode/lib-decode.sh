@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # tmp, keyd_pid, address: set by tests/service/lib.sh
 #
 # For the tests/decode scripts, after tests/service/lib.sh: CENC test content
 # made with the ffmpeg CLI, and ffmpeg's own decryption and decoding of it as

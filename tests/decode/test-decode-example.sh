@@ -34,8 +34,9 @@ make_clip hevc 160x96 10 libx265 -x265-params log-level=error
 address=unix:path=$tmp/no-such-bus
 status=0
 DBUS_SYSTEM_BUS_ADDRESS=$address "$tmp/decode" "$tmp/h264.mp4" "$content_key" >"$tmp/out" 2>"$tmp/err" || status=$?
-((status == 1)) && grep -q -E '^0x80070426: ' "$tmp/err" ||
+if ((status != 1)) || ! grep -q -E '^0x80070426: ' "$tmp/err"; then
         fail "without a bus: exit status $status: $(cat "$tmp/out" "$tmp/err")"
+fi
 ok "without a bus: $(cat "$tmp/err")"
 
 start_open_bus
