@@ -179,7 +179,7 @@ static HRESULT check_transport(keyd_crypto_session *s, uint64_t size, const char
 
 /* A memfd holding data, sealed the way keyd requires: its bytes cannot
  * change while keyd decrypts them. Returns the fd or a negative errno. */
-static int memfd_new_sealed(const void *data, size_t size) {
+int memfd_new_sealed(const void *data, size_t size) {
         _cleanup_(closep) int fd = -1;
         size_t done = 0;
 

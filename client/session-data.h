@@ -8,6 +8,10 @@
 
 #include "client-internal.h"
 
+/* A memfd holding a copy of data, sealed against writes, shrinking and
+ * growing as keyd requires. Returns the fd or a negative errno. */
+int memfd_new_sealed(const void *data, size_t size);
+
 struct keyd_surface_size {
         uint32_t id;
         uint32_t size;

@@ -54,6 +54,16 @@ static void help(void) {
                "                                   (default: %u)\n"
                "     --exit-idle-time=SEC          Exit after SEC seconds with no session open, for\n"
                "                                   bus activation (default: 0 = never)\n"
+               "     --max-decoders-per-client=N   Video decoders per bus connection (default: %u)\n"
+               "     --max-decoder-size=WxH        Largest coded size of a video decoder (default: %ux%u)\n"
+               "     --max-sample-size=BYTES       Largest compressed sample (default: %llu)\n"
+               "     --decoder-deadline-ms=MS      A decoder process that takes longer for one sample\n"
+               "                                   is killed and its decoder fails (default: %llu)\n"
+               "     --decoder-threads=N           Decoding threads per decoder (default: 0 = one per\n"
+               "                                   CPU, at most 16)\n"
+               "     --decoder-memory=BYTES        Address-space limit of each decoder process\n"
+               "                                   (default: %llu)\n"
+               "     --decoder-helper=PATH         The sandboxed decoder program (default: %s)\n"
                "     --log-level=LEVEL             debug, info, notice, warning, err (default: info)\n"
                "\n"
                "See keyd(8).\n",
@@ -62,7 +72,10 @@ static void help(void) {
                DEFAULT_MAX_SESSIONS_PER_USER, (unsigned long long) DEFAULT_MAX_MEMORY_PER_USER,
                (unsigned long long) DEFAULT_MAX_LOCKED_MEMORY,
                (unsigned long long) (DEFAULT_KEY_REFRESH_TIMEOUT_USEC / 1000000u), worker_pool_default_threads(),
-               DEFAULT_MAX_QUEUED_PER_CLIENT);
+               DEFAULT_MAX_QUEUED_PER_CLIENT, DEFAULT_MAX_DECODERS_PER_CLIENT, DEFAULT_MAX_DECODER_WIDTH,
+               DEFAULT_MAX_DECODER_HEIGHT, (unsigned long long) DEFAULT_MAX_SAMPLE_SIZE,
+               (unsigned long long) (DEFAULT_DECODER_DEADLINE_USEC / 1000u),
+               (unsigned long long) DEFAULT_DECODER_MEMORY_LIMIT, KEYD_DECODER_PATH);
 }
 
 static int parse_unsigned(const char *option, const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
@@ -102,6 +115,13 @@ enum {
         ARG_MAX_QUEUED_PER_CLIENT,
         ARG_EXIT_IDLE_TIME,
         ARG_LOG_LEVEL,
+        ARG_MAX_DECODERS_PER_CLIENT,
+        ARG_MAX_DECODER_SIZE,
+        ARG_MAX_SAMPLE_SIZE,
+        ARG_DECODER_DEADLINE_MS,
+        ARG_DECODER_THREADS,
+        ARG_DECODER_MEMORY,
+        ARG_DECODER_HELPER,
 };
 
 /* Returns 1 to go on, 0 to exit successfully (--help), <0 on error. */
@@ -126,6 +146,13 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *config) {
                 { "max-queued-per-client", required_argument, NULL, ARG_MAX_QUEUED_PER_CLIENT },
                 { "exit-idle-time", required_argument, NULL, ARG_EXIT_IDLE_TIME },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "max-decoders-per-client", required_argument, NULL, ARG_MAX_DECODERS_PER_CLIENT },
+                { "max-decoder-size", required_argument, NULL, ARG_MAX_DECODER_SIZE },
+                { "max-sample-size", required_argument, NULL, ARG_MAX_SAMPLE_SIZE },
+                { "decoder-deadline-ms", required_argument, NULL, ARG_DECODER_DEADLINE_MS },
+                { "decoder-threads", required_argument, NULL, ARG_DECODER_THREADS },
+                { "decoder-memory", required_argument, NULL, ARG_DECODER_MEMORY },
+                { "decoder-helper", required_argument, NULL, ARG_DECODER_HELPER },
                 {}
         };
         uint64_t v;
@@ -249,6 +276,54 @@ static int parse_argv(int argc, char *argv[], ManagerConfig *config) {
                                                        "warning or err.", optarg);
                         log_set_max_level(r);
                         break;
+                case ARG_MAX_DECODERS_PER_CLIENT:
+                        r = parse_unsigned("--max-decoders-per-client", optarg, 0, 1024, &v);
+                        if (r < 0)
+                                return r;
+                        config->max_decoders_per_client = (unsigned) v;
+                        break;
+                case ARG_MAX_DECODER_SIZE: {
+                        unsigned w, h;
+                        char tail;
+
+                        if (sscanf(optarg, "%ux%u%c", &w, &h, &tail) != 2 || w < 16 || h < 16 || w > 16384 ||
+                            h > 16384)
+                                return log_error_errno(-EINVAL, "Invalid --max-decoder-size=%s: expected WIDTHxHEIGHT, "
+                                                       "each from 16 to 16384, e.g. 4096x2304.", optarg);
+                        config->max_decoder_width = w;
+                        config->max_decoder_height = h;
+                        break;
+                }
+                case ARG_MAX_SAMPLE_SIZE:
+                        r = parse_unsigned("--max-sample-size", optarg, 4096, UINT64_C(256) << 20, &v);
+                        if (r < 0)
+                                return r;
+                        config->max_sample_size = v;
+                        break;
+                case ARG_DECODER_DEADLINE_MS:
+                        r = parse_unsigned("--decoder-deadline-ms", optarg, 10, 600000, &v);
+                        if (r < 0)
+                                return r;
+                        config->decoder_deadline_usec = v * 1000u;
+                        break;
+                case ARG_DECODER_THREADS:
+                        r = parse_unsigned("--decoder-threads", optarg, 0, 64, &v);
+                        if (r < 0)
+                                return r;
+                        config->decoder_threads = (unsigned) v;
+                        break;
+                case ARG_DECODER_MEMORY:
+                        r = parse_unsigned("--decoder-memory", optarg, UINT64_C(256) << 20, UINT64_C(1) << 40, &v);
+                        if (r < 0)
+                                return r;
+                        config->decoder_memory_limit = v;
+                        break;
+                case ARG_DECODER_HELPER:
+                        if (isempty(optarg) || optarg[0] != '/')
+                                return log_error_errno(-EINVAL, "Invalid --decoder-helper=%s: expected an absolute "
+                                                       "path.", optarg);
+                        config->decoder_helper = optarg;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -289,6 +364,13 @@ int main(int argc, char *argv[]) {
                 .key_refresh_timeout_usec = DEFAULT_KEY_REFRESH_TIMEOUT_USEC,
                 .n_workers = worker_pool_default_threads(),
                 .max_queued_per_client = DEFAULT_MAX_QUEUED_PER_CLIENT,
+                .decoder_helper = KEYD_DECODER_PATH,
+                .decoder_deadline_usec = DEFAULT_DECODER_DEADLINE_USEC,
+                .max_decoders_per_client = DEFAULT_MAX_DECODERS_PER_CLIENT,
+                .max_decoder_width = DEFAULT_MAX_DECODER_WIDTH,
+                .max_decoder_height = DEFAULT_MAX_DECODER_HEIGHT,
+                .max_sample_size = DEFAULT_MAX_SAMPLE_SIZE,
+                .decoder_memory_limit = DEFAULT_DECODER_MEMORY_LIMIT,
         };
         _cleanup_(manager_freep) Manager *m = NULL;
         int r;

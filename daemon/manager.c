@@ -10,6 +10,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "bus/bus-error.h"
+#include "decode/decoder-process.h"
 #include "config.h"
 #include "bus/bus-objects.h"
 #include "log.h"
@@ -58,6 +59,7 @@ Manager *manager_free(Manager *m) {
          * their jobs complete (as cancelled) while the sessions still exist. */
         m->workers = worker_pool_free(m->workers);
         client_free_all(m);
+        decoder_reapers_free(m);
         readback_memfd_free_all(m);  /* after the clients: their memfds outlive them */
         sd_event_source_disable_unref(m->idle_timer);
         sd_event_source_disable_unref(m->idle_drain);
@@ -65,6 +67,8 @@ Manager *manager_free(Manager *m) {
         sd_bus_slot_unref(m->manager_vtable_slot);
         sd_bus_slot_unref(m->session_vtable_slot);
         sd_bus_slot_unref(m->session_enumerator_slot);
+        sd_bus_slot_unref(m->decoder_vtable_slot);
+        sd_bus_slot_unref(m->decoder_enumerator_slot);
         sd_bus_slot_unref(m->disconnect_slot);
         sd_bus_flush_close_unref(m->bus);
 
@@ -256,6 +260,9 @@ int manager_start(Manager *m) {
         r = session_bus_register(m);
         if (r < 0)
                 return log_error_errno(r, "Failed to register the session objects: %m");
+        r = decoder_bus_register(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to register the decoder objects: %m");
 #ifdef KEYD_TEST_HOOKS
         r = test_hooks_register(m);
         if (r < 0)

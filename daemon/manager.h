@@ -41,6 +41,13 @@ typedef struct ManagerConfig {
         unsigned n_workers;              /* RSA worker threads; 0 = on the bus thread */
         unsigned max_queued_per_client;  /* key exchanges waiting or running per client */
         uint64_t exit_idle_usec;         /* exit after this long with no session open; 0 = never */
+        const char *decoder_helper;      /* keyd-decoder: --decoder-helper=, default KEYD_DECODER_PATH */
+        uint64_t decoder_deadline_usec;  /* a helper that takes longer for one request is killed */
+        unsigned max_decoders_per_client;
+        unsigned max_decoder_width, max_decoder_height;
+        uint64_t max_sample_size;        /* bytes of one compressed sample */
+        uint64_t decoder_memory_limit;   /* RLIMIT_AS of each helper */
+        unsigned decoder_threads;        /* libavcodec threads per decoder; 0 = one per CPU, at most 16 */
 } ManagerConfig;
 
 #define DEFAULT_MAX_SESSIONS_PER_CLIENT 256u
@@ -52,6 +59,13 @@ typedef struct ManagerConfig {
 #define DEFAULT_MAX_LOCKED_MEMORY (1024ull * 1024 * 1024)
 #define DEFAULT_RSA_BITS 2048u
 #define DEFAULT_MAX_QUEUED_PER_CLIENT 64u
+#define DEFAULT_DECODER_DEADLINE_USEC (5ull * 1000 * 1000)
+#define DEFAULT_MAX_DECODERS_PER_CLIENT 4u
+#define DEFAULT_MAX_DECODER_WIDTH 4096u
+#define DEFAULT_MAX_DECODER_HEIGHT 2304u
+/* The largest `ay`; bigger samples come through DecodeSampleFd. */
+#define DEFAULT_MAX_SAMPLE_SIZE (16ull * 1024 * 1024)
+#define DEFAULT_DECODER_MEMORY_LIMIT (4ull * 1024 * 1024 * 1024)
 /* A key refresh not finished within this time is abandoned: the key is lost. */
 #define DEFAULT_KEY_REFRESH_TIMEOUT_USEC (30ull * 1000 * 1000)
 
@@ -78,6 +92,9 @@ typedef struct Manager {
         sd_bus_slot *manager_vtable_slot;
         sd_bus_slot *session_vtable_slot;
         sd_bus_slot *session_enumerator_slot;
+        sd_bus_slot *decoder_vtable_slot;
+        sd_bus_slot *decoder_enumerator_slot;
+        struct DecoderReaper *decoder_reapers;  /* killed helpers not reaped yet */
         sd_bus_slot *disconnect_slot;
         sd_event_source *idle_timer;   /* --exit-idle-time, armed while no session is open */
         sd_event_source *idle_drain;   /* on while answering the last calls before the idle exit */

@@ -122,6 +122,20 @@ typedef struct BackendOps {
                               uint8_t *out, sd_bus_error *error);
         int (*execute_hw_protection)(Backend *b, Session *s, const HwProtectionCall *call,
                                      HwProtectionResult *ret, sd_bus_error *error);
+
+        /* Protected decode (daemon/decode/). A backend that cannot decode
+         * says why here (CreateVideoDecoder answers Unsupported with it) and
+         * has no decrypt_sample. */
+        const char *no_decode_reason;
+        /* Decrypt one CENC ('cenc', AES-128-CTR) sample of size bytes from
+         * src into dst (locked memory): the (clear, encrypted) pairs of
+         * subsamples (n of them, covering size exactly; none: all of it
+         * encrypted) with one keystream over the encrypted ranges, from the
+         * 16-byte counter block iv. content_key as for decryption_blt. The
+         * caller checked the session key is live. */
+        int (*decrypt_sample)(Backend *b, Session *s, const uint8_t *content_key,
+                              const uint8_t iv[AES_CTR_IV_SIZE], const uint32_t *subsamples, size_t n,
+                              const uint8_t *src, size_t size, uint8_t *dst, sd_bus_error *error);
 } BackendOps;
 
 struct Backend {

@@ -28,6 +28,7 @@ typedef struct Client {
 
         Session *sessions;        /* list via Session.client_next/prev */
         unsigned n_sessions;
+        unsigned n_decoders;      /* VideoDecoders of all its sessions */
         uint64_t surface_bytes;   /* surfaces, in the whole pages they lock */
         uint64_t readback_bytes;  /* EncryptionBltFd memfds not freed yet, whole pages */
         ReadbackMemfd *readbacks; /* EncryptionBltFd memfds still charged to this connection */

@@ -10,6 +10,7 @@
 #include "manager.h"
 #include "session.h"
 #include "surface.h"
+#include "decode/video-decoder.h"
 
 void session_path(const Session *s, char buf[static SESSION_PATH_MAX]) {
         snprintf(buf, SESSION_PATH_MAX, KEYD_SESSION_PATH_PREFIX "/%" PRIu64, s->id);
@@ -120,6 +121,8 @@ Session *session_free(Session *s) {
 
         while (s->surfaces)
                 surface_free(s->surfaces);
+        while (s->decoders)
+                video_decoder_free(s->decoders);  /* helpers killed, plaintext wiped */
         s->refresh_timer = sd_event_source_disable_unref(s->refresh_timer);
         if (s->backend_data)
                 m->backend->ops->session_close(m->backend, s);

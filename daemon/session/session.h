@@ -40,6 +40,9 @@ typedef struct Session {
 
         sd_event_source *refresh_timer;  /* armed between Start and FinishSessionKeyRefresh */
 
+        struct VideoDecoder *decoders;   /* list via VideoDecoder.decoder_next/prev */
+        uint32_t next_decoder_id;
+
         void *backend_data;
 } Session;
 

@@ -485,7 +485,8 @@ int harness_wait_notify(const char *line, uint64_t timeout_usec) {
 
 int harness_start_keyd(const char *const *extra_args) {
         const char *keyd = harness_binary("KEYD_BINARY");
-        _cleanup_free_ char *bus_env = NULL, *notify_env = NULL, *state_arg = NULL;
+        _cleanup_free_ char *bus_env = NULL, *notify_env = NULL, *state_arg = NULL, *decoder_arg = NULL;
+        const char *decoder = getenv("KEYD_DECODER_BINARY");
         const char *argv[64];
         size_t n = 0;
         pid_t parent = getpid(), pid;
@@ -513,6 +514,11 @@ int harness_start_keyd(const char *const *extra_args) {
         argv[n++] = "--bus=system";
         argv[n++] = "--backend=software";
         argv[n++] = state_arg;
+        /* The build tree's keyd-decoder, not the installed one. */
+        if (decoder && *decoder) {
+                decoder_arg = xasprintf("--decoder-helper=%s", decoder);
+                argv[n++] = decoder_arg;
+        }
         for (size_t i = 0; extra_args && extra_args[i]; i++) {
                 if (n + 2 >= ELEMENTSOF(argv))
                         die("too many arguments for keyd");

@@ -48,7 +48,8 @@ const char *harness_bus_address(void);
 void harness_stop_bus(void);
 
 /* Start keyd on the bus with --bus=system --backend=software
- * --state-dir=<shared> and extra_args (NULL-terminated, may be NULL), and
+ * --state-dir=<shared> (and --decoder-helper=$KEYD_DECODER_BINARY when that
+ * is set: the build tree's helper) and extra_args (NULL-terminated, may be NULL), and
  * wait until it sends READY=1 on the harness's NOTIFY_SOCKET. Returns 0, or
  * a negative errno when keyd exited or timed out first (its log is printed
  * to stderr then). */

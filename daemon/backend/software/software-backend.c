@@ -236,6 +236,7 @@ static const BackendOps software_ops = {
         .decryption_blt = software_decryption_blt,
         .encryption_blt = software_encryption_blt,
         .execute_hw_protection = software_execute_hw_protection,
+        .decrypt_sample = software_decrypt_sample,
 };
 
 int software_backend_open(const BackendConfig *config, Backend **ret) {

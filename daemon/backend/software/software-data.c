@@ -87,6 +87,45 @@ int software_decryption_blt(Backend *b, Session *s, Surface *surface, const uint
         return 0;
 }
 
+int software_decrypt_sample(Backend *b, Session *s, const uint8_t *content_key, const uint8_t iv[AES_CTR_IV_SIZE],
+                            const uint32_t *subsamples, size_t n, const uint8_t *src, size_t size, uint8_t *dst,
+                            sd_bus_error *error) {
+        SessionSecrets *secrets = secrets_of(s);
+        _cleanup_(secure_freep) AesCtr *ctr = NULL;
+        _cleanup_(secure_freep) uint8_t *key = NULL;
+        size_t offset = 0;
+
+        ctr = secure_alloc(sizeof(AesCtr));
+        key = secure_alloc(SESSION_KEY_SIZE);
+        if (!ctr || !key)
+                return bus_error_setf(error, -ENOMEM, "out of locked memory for the decryption keys");
+
+        /* The content key unwraps as for DecryptionBlt. */
+        if (content_key)
+                aes128_ecb_decrypt_block(secrets->session_key, content_key, key);
+        else
+                memcpy(key, secrets->session_key, SESSION_KEY_SIZE);
+        aes_ctr_init(ctr, key, iv);
+
+        if (n == 0) {
+                aes_ctr_xor(ctr, dst, src, size);
+                aes_ctr_done(ctr);
+                return 0;
+        }
+        /* CENC 'cenc': the encrypted ranges of a sample are one keystream,
+         * the clear ranges are skipped without using any of it. */
+        for (size_t i = 0; i < n; i++) {
+                size_t clear = subsamples[2 * i], encrypted = subsamples[2 * i + 1];
+
+                memcpy(dst + offset, src + offset, clear);
+                offset += clear;
+                aes_ctr_xor(ctr, dst + offset, src + offset, encrypted);
+                offset += encrypted;
+        }
+        aes_ctr_done(ctr);
+        return 0;
+}
+
 int software_encryption_blt(Backend *b, Session *s, Surface *surface, const uint8_t iv[AES_CTR_IV_SIZE],
                             uint8_t *out, sd_bus_error *error) {
         SessionSecrets *secrets = secrets_of(s);

@@ -16,5 +16,8 @@ int software_decryption_blt(Backend *b, Session *s, Surface *surface, const uint
                             const uint8_t iv[AES_CTR_IV_SIZE], sd_bus_error *error);
 int software_encryption_blt(Backend *b, Session *s, Surface *surface, const uint8_t iv[AES_CTR_IV_SIZE],
                             uint8_t *out, sd_bus_error *error);
+int software_decrypt_sample(Backend *b, Session *s, const uint8_t *content_key, const uint8_t iv[AES_CTR_IV_SIZE],
+                            const uint32_t *subsamples, size_t n, const uint8_t *src, size_t size, uint8_t *dst,
+                            sd_bus_error *error);
 int software_execute_hw_protection(Backend *b, Session *s, const HwProtectionCall *call,
                                    HwProtectionResult *ret, sd_bus_error *error);

@@ -310,6 +310,13 @@ static const BackendOps vpl_ops = {
         .decryption_blt = vpl_decryption_blt,
         .encryption_blt = vpl_encryption_blt,
         .execute_hw_protection = vpl_execute_hw_protection,
+        /* Decoding here would mean decoding into protected video memory:
+         * oneVPL's protected decode on an Intel GPU. Nothing keyd is tested
+         * on can run that, so there is no such code (docs/intel-hardware.md). */
+        .no_decode_reason = "decoding into protected video memory needs an Intel GPU and oneVPL's protected "
+                            "decode (MFX_PROTECTION_*), which keyd does not implement: no machine it is "
+                            "built and tested on can run it; use --backend=software to decode in keyd's "
+                            "sandboxed keyd-decoder",
 };
 
 /* The whole chain once, torn down again: a oneVPL session on keyd's VA
