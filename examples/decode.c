@@ -32,7 +32,7 @@ static HRESULT negotiate(keyd_crypto_session *session, const uint8_t key[16]) {
         return hr;
 }
 
-/* Every frame keyd has ready. */
+/* Every frame keyd has ready: S_OK, then S_FALSE when there are no more. */
 static HRESULT take_frames(keyd_video_decoder *decoder, unsigned *frames) {
         keyd_video_frame *frame;
         HRESULT hr;
@@ -43,7 +43,7 @@ static HRESULT take_frames(keyd_video_decoder *decoder, unsigned *frames) {
                        frame->Format == KEYD_FORMAT_P010 ? "P010" : "NV12");
                 keyd_video_frame_release(frame);
         }
-        return hr;
+        return hr == KEYD_S_FALSE ? KEYD_S_OK : hr;
 }
 
 /* One sample, as the demuxer hands it over: still encrypted, with its IV and

@@ -35,7 +35,7 @@ static DecodeResults results;
 
 #if !HAVE_LIBAVFORMAT
 
-void bench_decode(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, unsigned threads) {
+void bench_decode(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid) {
         results.skipped = "keyd-bench was built without libavformat";
         printf("8. Protected decode: skipped, %s\n", results.skipped);
 }
@@ -320,7 +320,21 @@ static double decode_with_ffmpeg(const char *dir, const char *path, unsigned thr
         return frames / rtime;
 }
 
-void bench_decode(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, unsigned threads) {
+/* The libavcodec threads of keyd's helper: --decoder-threads=N given to
+ * keyd, else keyd's default, one per online CPU and at most 16
+ * (daemon/decode/video-decoder.c). */
+static unsigned helper_threads(const BenchOptions *o) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned v;
+
+        for (size_t i = 0; i < o->n_keyd_args; i++)
+                if (sscanf(o->keyd_args[i], "--decoder-threads=%u", &v) == 1 && v > 0)
+                        return v;
+        return (unsigned) MIN(MAX(n, 1L), 16L);
+}
+
+void bench_decode(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid) {
+        unsigned threads = helper_threads(o);
         const char *dir = getenv("TMPDIR"), *why = NULL;
         unsigned want = o->quick ? 60 : 150, frames = 0;
         char path[512];

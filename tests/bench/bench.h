@@ -202,7 +202,7 @@ void bench_flood(const BenchOptions *o, const BenchFixture *f, BenchResults *res
 /* bench-decode.c: section 8, protected decode of a 1080p H.264 CENC clip
  * through keyd and by ffmpeg with the same thread count; prints its own
  * figures and target, and its name=value lines on request. */
-void bench_decode(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, unsigned threads);
+void bench_decode(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid);
 void bench_decode_print_values(void);
 
 /* bench-sessions.c: section 5. */

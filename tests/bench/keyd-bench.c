@@ -497,7 +497,7 @@ int main(int argc, char *argv[]) {
         bench_flood(&o, &fixture, &res);
         bench_blt(&o, &fixture, &res);
         if (!o.no_decode)
-                bench_decode(&o, &fixture, harness_keyd_pid(), res.ncpu);
+                bench_decode(&o, &fixture, harness_keyd_pid());
         bench_start(&o, &res);
 
         res.loadavg_end = loadavg();

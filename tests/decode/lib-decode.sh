@@ -6,7 +6,12 @@
 # made with the ffmpeg CLI, and ffmpeg's own decryption and decoding of it as
 # the reference.
 
-: "${FFMPEG:=ffmpeg}" "${KEYDCTL_BINARY:?set by meson}"
+: "${FFMPEG:=ffmpeg}" "${KEYDCTL_BINARY:?set by meson}" "${KEYD_DECODER_BINARY:?set by meson}"
+
+# start_decoding_keyd [ARGS...]: keyd with the build tree's decoder helper.
+start_decoding_keyd() {
+        start_keyd --decoder-helper="$KEYD_DECODER_BINARY" "$@"
+}
 
 # The content key and key ID of every clip (the key's value does not matter;
 # the reference decodes with it too).

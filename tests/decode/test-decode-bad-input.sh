@@ -20,7 +20,7 @@ reference_framemd5 clip
 samples=12
 
 start_open_bus
-start_keyd
+start_decoding_keyd
 
 # still_decodes WHAT: keyd is up, and a fresh client plays the clip exactly
 # as ffmpeg decodes it.
@@ -44,12 +44,15 @@ status=0
         2>"$tmp/wrong.err" || status=$?
 # CENC has no integrity check: keyd cannot tell a wrong key from a right one.
 # What is detectable: the decrypted bitstream is noise (ffmpeg's muxer
-# encrypts the slice headers too), so no frame decodes and keydctl play
-# fails with keyd's error or "no frames", and prints no frame line.
+# encrypts the slice headers too), so no frame decodes: libavcodec refuses
+# the samples, keydctl play fails with keyd's error and prints no frame line.
+# keyd answers the decoder's failure as InvalidArg with libavcodec's reason.
 ((status == 1)) || fail "a wrong key: exit status $status, expected 1: $(cat "$tmp/wrong.err")"
 [[ -z $(md5_column "$tmp/wrong.keyd") ]] || fail "a wrong key: frames came out: $(cat "$tmp/wrong.keyd")"
-grep -q -E "^keydctl: (.* failed at sample [0-9]+: 0x[0-9A-F]{8} |.*keyd returned no frames)" "$tmp/wrong.err" ||
-        fail "a wrong key: no clear error: $(cat "$tmp/wrong.err")"
+if ! grep -q -E "^keydctl: DecoderEndFrame failed at sample [0-9]+: 0x80070057 E_INVALIDARG" "$tmp/wrong.err" ||
+        ! grep -q "libavcodec could not decode the sample" "$tmp/wrong.err"; then
+        fail "a wrong key: not the decoder's InvalidArg: $(cat "$tmp/wrong.err")"
+fi
 ok "a wrong key: no frame, $(grep -m1 '^keydctl: ' "$tmp/wrong.err")"
 still_decodes "a wrong content key"
 
@@ -71,12 +74,18 @@ abuse truncate "$tmp/clip.mp4" "$content_key" >"$tmp/truncate.out" 2>&1 ||
 # frames with concealment. Either way every call answered, with a message
 # when it failed (keyd-decode-abuse checks), and keyd goes on.
 grep -q '^frames [0-9]' "$tmp/truncate.out" || fail "a truncated sample: $(cat "$tmp/truncate.out")"
+# The helper did not die of it: no E_FAIL, no DXGI_ERROR_DEVICE_REMOVED.
+if grep -E ' 0x(80004005|887A0005) ' "$tmp/truncate.out"; then
+        fail "a truncated sample killed the decoder: $(cat "$tmp/truncate.out")"
+fi
 ok "a truncated sample: $(grep -v '^then' "$tmp/truncate.out" | head -n 3 | tr '\n' ';')"
 still_decodes "a truncated sample"
 
 # ---- a client that dies mid-stream ----
 sessions_before=$(session_count)
-abuse hold "$tmp/clip.mp4" "$content_key" 5 >"$tmp/hold.out" 2>&1 &
+# The binary itself in the background (not the abuse function, whose
+# subshell would be what $! names and what the kill ends).
+"$DECODE_ABUSE_BINARY" "$address" hold "$tmp/clip.mp4" "$content_key" 5 >"$tmp/hold.out" 2>&1 &
 holder=$!
 _pids+=("$holder")
 for ((i = 0; i < 200; i++)); do
@@ -88,6 +97,25 @@ grep -q '^holding ' "$tmp/hold.out" || fail "keyd-decode-abuse hold did not star
 helpers=$(helper_pids)
 [[ -n $helpers ]] || fail "a decoding client, but keyd has no helper process"
 expect_eq "SessionCount while the client decodes" "$(session_count)" "$((sessions_before + 1))"
+
+# ---- another client reaching for that decoder: AccessDenied ----
+session_path=$(awk '/^holding / { print $2 }' "$tmp/hold.out")
+decoder_path=$(bctl tree --list "$KEYD_BUS_NAME" | grep -E "^$session_path/decoder/[0-9]+$" | head -n1)
+[[ -n $decoder_path ]] || fail "no decoder object under $session_path: $(bctl tree --list "$KEYD_BUS_NAME")"
+helper_pid=$(bctl get-property "$KEYD_BUS_NAME" "$decoder_path" org.keyd.KeyBroker1.VideoDecoder HelperPID |
+        awk '{ print $2 }')
+for method in Drain Flush Close; do
+        if bctl call "$KEYD_BUS_NAME" "$decoder_path" org.keyd.KeyBroker1.VideoDecoder "$method" \
+                >"$tmp/other.out" 2>&1; then
+                fail "another client's $method on $decoder_path succeeded"
+        fi
+        grep -q "0x80070005: .*belongs to another connection" "$tmp/other.out" ||
+                fail "another client's $method: not AccessDenied with its reason: $(cat "$tmp/other.out")"
+done
+kill -0 "$helper_pid" 2>/dev/null || fail "the owner's helper $helper_pid died of another client's calls"
+expect_eq "the owner's decoder after another client's calls" \
+        "$(bctl get-property "$KEYD_BUS_NAME" "$decoder_path" org.keyd.KeyBroker1.VideoDecoder Failure)" 's ""'
+ok "another client's Drain, Flush and Close on the decoder: AccessDenied ($(head -n1 "$tmp/other.out"))"
 kill -KILL "$holder"
 wait "$holder" 2>/dev/null || true
 for ((i = 0; i < 100; i++)); do

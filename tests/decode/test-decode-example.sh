@@ -40,7 +40,7 @@ fi
 ok "without a bus: $(cat "$tmp/err")"
 
 start_open_bus
-start_keyd
+start_decoding_keyd
 for clip in h264 hevc; do
         reference_framemd5 "$clip"
         frames=$(md5_column "$tmp/$clip.ffmpeg" | wc -l)

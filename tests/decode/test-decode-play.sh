@@ -24,7 +24,7 @@ clips=(
 )
 
 start_open_bus
-start_keyd
+start_decoding_keyd
 
 for clip in "${clips[@]}"; do
         read -r -a words <<<"$clip"
