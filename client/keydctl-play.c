@@ -704,10 +704,10 @@ int verb_play(const Keydctl *ctl, int argc, char *argv[]) {
         /* Before the summary: it goes to another stream. */
         fflush(stdout);
 
-        fprintf(stderr, "Played:    %s, %s %dx%d: %" PRIu64 " frames (%s) in %.3f s, %.1f fps\n", p.path,
+        fprintf(stderr, "Played:       %s, %s %dx%d: %" PRIu64 " frames (%s) in %.3f s, %.1f fps\n", p.path,
                 p.codec_name, p.stream->codecpar->width, p.stream->codecpar->height, p.frames,
                 format_name(p.frame_format), t, t > 0 ? (double) p.frames / t : 0.0);
-        fprintf(stderr, "Inside keyd: %" PRIu64 " samples (%" PRIu64 " bytes), %" PRIu64
+        fprintf(stderr, "Inside keyd:  %" PRIu64 " samples (%" PRIu64 " bytes), %" PRIu64
                 " encrypted, %" PRIu64 " bytes decrypted inside keyd\n",
                 p.samples, p.sample_bytes, p.encrypted_samples, p.encrypted_bytes);
         fprintf(stderr, "Kept in keyd: the content key (sent wrapped with the negotiated session key) and the "
@@ -720,7 +720,7 @@ int verb_play(const Keydctl *ctl, int argc, char *argv[]) {
                                       p.png_frame, p.frames, p.frames > 0 ? p.frames - 1 : 0);
                         return -KEYDCTL_EXIT_FAILURE;
                 }
-                fprintf(stderr, "Picture:   frame %" PRIu64 " as %" PRIu32 "x%" PRIu32 " PNG (%s) in %s\n",
+                fprintf(stderr, "Picture:      frame %" PRIu64 " as %" PRIu32 "x%" PRIu32 " PNG (%s) in %s\n",
                         p.png_frame, p.frame_width, p.frame_height, p.bt709 ? "BT.709" : "BT.601", p.png_path);
         }
         if (p.frames == 0) {
