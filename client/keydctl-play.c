@@ -212,14 +212,13 @@ static int open_input(Player *p) {
         for (unsigned i = 0; i < p->format->nb_streams; i++)
                 if ((int) i != index)
                         p->format->streams[i]->discard = AVDISCARD_ALL;
+        r = pick_profile(p);
+        if (r < 0)
+                return r;
         if (p->stream->codecpar->width <= 0 || p->stream->codecpar->height <= 0) {
                 keydctl_error("%s: the video stream has no size\n", p->path);
                 return -KEYDCTL_EXIT_FAILURE;
         }
-
-        r = pick_profile(p);
-        if (r < 0)
-                return r;
 
         /* What ffmpeg's framemd5 shows: the frame rate's inverse as time base,
          * timestamps from the file's start. */
@@ -710,9 +709,15 @@ int verb_play(const Keydctl *ctl, int argc, char *argv[]) {
         fprintf(stderr, "Inside keyd:  %" PRIu64 " samples (%" PRIu64 " bytes), %" PRIu64
                 " encrypted, %" PRIu64 " bytes decrypted inside keyd\n",
                 p.samples, p.sample_bytes, p.encrypted_samples, p.encrypted_bytes);
-        fprintf(stderr, "Kept in keyd: the content key (sent wrapped with the negotiated session key) and the "
-                "plaintext bitstream never left keyd; %s\n",
-                p.unsealed_frames == 0 ? "every frame came back as a sealed memfd" : "SOME FRAMES WERE NOT SEALED");
+        if (p.encrypted_samples > 0)
+                fprintf(stderr, "Kept in keyd: the content key (sent wrapped with the negotiated session key) and the "
+                        "plaintext bitstream never left keyd; %s\n",
+                        p.unsealed_frames == 0 ? "every frame came back as a sealed memfd"
+                                               : "SOME FRAMES WERE NOT SEALED");
+        else
+                fprintf(stderr, "Kept in keyd: nothing to keep, the file is in the clear; %s\n",
+                        p.unsealed_frames == 0 ? "every frame came back as a sealed memfd"
+                                               : "SOME FRAMES WERE NOT SEALED");
         if (p.png_path) {
                 if (!p.png_written) {
                         keydctl_error("--frame=%" PRIu64 ": the file has %" PRIu64 " frames (0 to %" PRIu64

@@ -93,4 +93,50 @@ status=0
 ((status == 2)) || fail "--frame without --png: status $status: $(cat "$tmp/err")"
 ok "--frame past the end and --frame without --png are refused"
 
+# ---- what keydctl play refuses, before keyd sees anything ----
+# expect_refused WHAT STATUS PATTERN ARGS...: keydctl play ARGS exits STATUS
+# with a stderr line matching PATTERN (extended regex) and no frame line.
+expect_refused() {
+        local what=$1 want=$2 pattern=$3 status=0
+        shift 3
+        "$KEYDCTL_BINARY" --address="$address" play "$@" >"$tmp/refused.out" 2>"$tmp/refused.err" || status=$?
+        ((status == want)) || fail "$what: exit status $status, expected $want: $(cat "$tmp/refused.err")"
+        grep -q -E "$pattern" "$tmp/refused.err" || fail "$what: stderr does not match '$pattern': $(cat "$tmp/refused.err")"
+        [[ -z $(md5_column "$tmp/refused.out") ]] || fail "$what: frame lines came out"
+        ok "$what: $(grep -m1 "^keydctl: " "$tmp/refused.err")"
+}
+enc=$tmp/h264-qcif.mp4
+expect_refused "an encrypted file without --key" 2 "is encrypted: give its content key with --key=HEX" "$enc"
+expect_refused "--key too short" 2 "^keydctl: --key: expected 32 hex digits .* got 4 characters" "$enc" --key=0011
+expect_refused "--key not hex" 2 "^keydctl: --key: expected 32 hex digits.*character 32 is not one" "$enc" \
+        --key=0011223344556677889900112233445z
+expect_refused "no FILE" 2 "^keydctl: play takes a FILE argument" --key="$content_key"
+expect_refused "two FILEs" 2 "^keydctl: play takes one FILE, got \"$enc\" too" "$enc" "$enc"
+expect_refused "a file that is not there" 1 "no-such\.mp4: cannot open it as a media file: No such file" \
+        "$tmp/no-such.mp4"
+printf 'not a movie\n' >"$tmp/text.mp4"
+expect_refused "a file that is not a media file" 1 "text\.mp4: cannot open it as a media file" "$tmp/text.mp4"
+ff -f lavfi -i sine=duration=0.2 "$tmp/audio.m4a" 2>"$tmp/ffmpeg.log" || fail "ffmpeg: $(cat "$tmp/ffmpeg.log")"
+expect_refused "audio only" 1 "audio\.m4a: holds no video stream" "$tmp/audio.m4a"
+ff -f lavfi -i testsrc2=size=64x64:rate=25 -frames:v 2 -c:v mpeg4 "$tmp/mpeg4.mp4" 2>"$tmp/ffmpeg.log" ||
+        fail "ffmpeg: $(cat "$tmp/ffmpeg.log")"
+expect_refused "MPEG-4 Part 2 video" 1 "the video is mpeg4; keyd decodes H.264 and HEVC" "$tmp/mpeg4.mp4"
+ff -f lavfi -i testsrc2=size=64x64:rate=25 -frames:v 2 -c:v libx264 -pix_fmt yuv420p10le "$tmp/high10.mp4" \
+        2>"$tmp/ffmpeg.log" || fail "ffmpeg: $(cat "$tmp/ffmpeg.log")"
+expect_refused "H.264 High 10" 1 "H\.264 profile_idc 110; keyd's H264_VLD_NOFGT decodes 8-bit 4:2:0" "$tmp/high10.mp4"
+ff -f lavfi -i testsrc2=size=64x64:rate=25 -frames:v 2 -c:v libx265 -pix_fmt yuv444p \
+        -x265-params log-level=error "$tmp/rext.mp4" 2>"$tmp/ffmpeg.log" || fail "ffmpeg: $(cat "$tmp/ffmpeg.log")"
+expect_refused "HEVC 4:4:4 (Range Extensions)" 1 "HEVC profile 4 with 8-bit samples; keyd decodes HEVC Main" \
+        "$tmp/rext.mp4"
+
+# A clear file plays too (no key needed), as ffmpeg decodes it.
+"$KEYDCTL_BINARY" --address="$address" play "$tmp/h264-qcif-clear.mp4" >"$tmp/clear.keyd" 2>"$tmp/clear.err" ||
+        fail "a clear file: $(cat "$tmp/clear.err")"
+ff -i "$tmp/h264-qcif-clear.mp4" -fflags +bitexact -f framemd5 - >"$tmp/clear.ffmpeg" 2>"$tmp/ffmpeg.log" ||
+        fail "ffmpeg: $(cat "$tmp/ffmpeg.log")"
+diff -u "$tmp/clear.ffmpeg" "$tmp/clear.keyd" >"$tmp/diff" || fail "a clear file: $(cat "$tmp/diff")"
+grep -q "0 encrypted, 0 bytes decrypted inside keyd" "$tmp/clear.err" && grep -q "the file is in the clear" \
+        "$tmp/clear.err" || fail "a clear file: the summary claims what did not happen: $(cat "$tmp/clear.err")"
+ok "a clear file plays without --key, as ffmpeg decodes it, and the summary says it was clear"
+
 echo "PASS: decode play"
