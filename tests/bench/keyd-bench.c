@@ -51,8 +51,8 @@ static void help(void) {
                "     --keyd-arg=ARG    Pass ARG to keyd as well (repeatable), e.g. --keyd-arg=--workers=1\n"
                "     --no-decode       Skip section 8 (protected decode of a 1080p clip through keyd vs ffmpeg)\n"
                "\n"
-               "Environment: KEYD_BINARY and DBUS_DAEMON override the keyd and dbus-daemon\n"
-               "binaries found at build time.\n");
+               "Environment: KEYD_BINARY, KEYD_DECODER_BINARY and DBUS_DAEMON override the keyd,\n"
+               "keyd-decoder and dbus-daemon binaries found at build time.\n");
 }
 
 static int parse_argv(int argc, char *argv[], BenchOptions *o) {
@@ -179,7 +179,8 @@ static double loadavg(void) {
 
 /* The meson build points these at what it found; the environment wins. */
 static void set_binaries(void) {
-        if (setenv("KEYD_BINARY", BENCH_KEYD_BINARY, 0) < 0 || setenv("DBUS_DAEMON", BENCH_DBUS_DAEMON, 0) < 0)
+        if (setenv("KEYD_BINARY", BENCH_KEYD_BINARY, 0) < 0 || setenv("DBUS_DAEMON", BENCH_DBUS_DAEMON, 0) < 0 ||
+            setenv("KEYD_DECODER_BINARY", BENCH_KEYD_DECODER_BINARY, 0) < 0)
                 bench_die("setenv: %m");
 }
 
