@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +30,9 @@ typedef struct DecodeResults {
         unsigned width, height, frames, threads;
         double keyd_fps, ffmpeg_fps, ratio;
         uint64_t helper_rss_kib, keyd_growth_kib;
+        /* CPU time per frame in microseconds, load-independent unlike fps:
+         * the helper, keyd, dbus-daemon and this client; ffmpeg's own. */
+        double helper_cpu_us, keyd_cpu_us, bus_cpu_us, client_cpu_us, ffmpeg_cpu_us;
 } DecodeResults;
 
 static DecodeResults results;
@@ -168,18 +172,18 @@ static inline void closedirp(DIR **d) {
                 closedir(*d);
 }
 
-/* The resident sets (VmRSS) of keyd's children, its decoder helpers, in
- * KiB, from /proc. */
-static uint64_t children_rss_kib(pid_t parent) {
+/* keyd's children (its decoder helpers), from /proc: their resident sets
+ * (VmRSS) in KiB and the CPU time they used, all threads, in microseconds. */
+static void children_usage(pid_t parent, uint64_t *ret_rss_kib, uint64_t *ret_cpu_usec) {
         _cleanup_(closedirp) DIR *d = opendir("/proc");
+        long ticks = sysconf(_SC_CLK_TCK);
         struct dirent *de;
-        uint64_t sum = 0;
+        uint64_t rss = 0, cpu = 0;
 
-        if (!d)
-                return 0;
-        while ((de = readdir(d))) {
-                char path[300], buf[512], line[256];
+        while (d && (de = readdir(d))) {
+                char path[300], buf[1024], line[256];
                 const char *close_paren;
+                unsigned long long utime, stime;
                 int ppid = -1;
                 FILE *f;
 
@@ -193,8 +197,12 @@ static uint64_t children_rss_kib(pid_t parent) {
                         buf[0] = 0;
                 fclose(f);
                 close_paren = strrchr(buf, ')');
-                if (!close_paren || sscanf(close_paren + 1, " %*c %d", &ppid) != 1 || ppid != parent)
+                if (!close_paren ||
+                    sscanf(close_paren + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ppid, &utime,
+                           &stime) != 3 ||
+                    ppid != parent)
                         continue;
+                cpu += (utime + stime) * USEC_PER_SEC / (uint64_t) (ticks > 0 ? ticks : 100);
                 snprintf(path, sizeof(path), "/proc/%s/status", de->d_name);
                 f = fopen(path, "re");
                 if (!f)
@@ -202,13 +210,23 @@ static uint64_t children_rss_kib(pid_t parent) {
                 while (fgets(line, sizeof(line), f)) {
                         uint64_t kib;
                         if (sscanf(line, "VmRSS: %" SCNu64 " kB", &kib) == 1) {
-                                sum += kib;
+                                rss += kib;
                                 break;
                         }
                 }
                 fclose(f);
         }
-        return sum;
+        *ret_rss_kib = rss;
+        *ret_cpu_usec = cpu;
+}
+
+static uint64_t thread_cpu_usec(void) {
+        struct rusage ru;
+
+        if (getrusage(RUSAGE_THREAD, &ru) < 0)
+                bench_die("getrusage: %m");
+        return (uint64_t) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * USEC_PER_SEC +
+               (uint64_t) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
 }
 
 static unsigned take_frames(keyd_video_decoder *decoder) {
@@ -232,7 +250,8 @@ static double decode_through_keyd(const BenchFixture *f, const Clip *clip, pid_t
         keyd_video_decoder *decoder = NULL;
         uint8_t content_key[16], wrapped[16], exchange[MODULUS_SIZE];
         struct aes128_ctx ecb;
-        uint64_t rss_before, start, usec;
+        uint64_t rss_before, start, usec, keyd_cpu, bus_cpu, client_cpu, helper_cpu, helper_rss;
+        pid_t bus_pid = find_child_named("dbus-daemon");
         unsigned frames = 0;
         HRESULT hr;
 
@@ -265,6 +284,9 @@ static double decode_through_keyd(const BenchFixture *f, const Clip *clip, pid_t
         }
         bench_check_hr(hr, "keyd_create_video_decoder");
 
+        keyd_cpu = proc_cpu_usec(keyd_pid);
+        bus_cpu = bus_pid > 0 ? proc_cpu_usec(bus_pid) : 0;
+        client_cpu = thread_cpu_usec();
         start = now_usec();
         for (size_t i = 0; i < clip->n; i++) {
                 const Sample *s = &clip->samples[i];
@@ -279,10 +301,21 @@ static double decode_through_keyd(const BenchFixture *f, const Clip *clip, pid_t
         bench_check_hr(keyd_decoder_drain(decoder), "keyd_decoder_drain");
         frames += take_frames(decoder);
         usec = now_usec() - start;
+        client_cpu = thread_cpu_usec() - client_cpu;
+        keyd_cpu = proc_cpu_usec(keyd_pid) - keyd_cpu;
+        bus_cpu = bus_pid > 0 ? proc_cpu_usec(bus_pid) - bus_cpu : 0;
 
-        /* The decoder is still open: what it costs while it is. */
-        res->helper_rss_kib = children_rss_kib(keyd_pid);
+        /* The decoder is still open: what it costs while it is. Its helper
+         * started with it, so all its CPU time went to this clip. */
+        children_usage(keyd_pid, &helper_rss, &helper_cpu);
+        res->helper_rss_kib = helper_rss;
         res->keyd_growth_kib = proc_vmrss_kib(keyd_pid) > rss_before ? proc_vmrss_kib(keyd_pid) - rss_before : 0;
+        if (frames > 0) {
+                res->helper_cpu_us = (double) helper_cpu / frames;
+                res->keyd_cpu_us = (double) keyd_cpu / frames;
+                res->bus_cpu_us = (double) bus_cpu / frames;
+                res->client_cpu_us = (double) client_cpu / frames;
+        }
 
         keyd_video_decoder_release(decoder);
         keyd_crypto_session_release(session);
@@ -293,9 +326,10 @@ static double decode_through_keyd(const BenchFixture *f, const Clip *clip, pid_t
 }
 
 /* ffmpeg's own: -benchmark's rtime, the decoding loop without start-up. */
-static double decode_with_ffmpeg(const char *dir, const char *path, unsigned threads, unsigned frames) {
+static double decode_with_ffmpeg(const char *dir, const char *path, unsigned threads, unsigned frames,
+                                 double *ret_cpu_us) {
         char log[512], nthreads[16], line[512];
-        double rtime = -1;
+        double rtime = -1, utime = 0, stime = 0;
         FILE *f;
         int r;
 
@@ -313,10 +347,15 @@ static double decode_with_ffmpeg(const char *dir, const char *path, unsigned thr
                 const char *p = strstr(line, "rtime=");
                 if (p)
                         rtime = strtod(p + 6, NULL);
+                if ((p = strstr(line, "utime=")))
+                        utime = strtod(p + 6, NULL);
+                if ((p = strstr(line, "stime=")))
+                        stime = strtod(p + 6, NULL);
         }
         fclose(f);
         if (rtime <= 0)
                 bench_die("no rtime= in ffmpeg -benchmark's output (%s)", log);
+        *ret_cpu_us = (utime + stime) * 1e6 / frames;
         return frames / rtime;
 }
 
@@ -366,8 +405,14 @@ void bench_decode(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid) 
                 }
                 if (frames != want)
                         bench_die("keyd returned %u frames of %u", frames, want);
+                double ffmpeg_cpu_us = 0,
+                       ff = decode_with_ffmpeg(dir ? dir : "/tmp", path, threads, want, &ffmpeg_cpu_us);
+
                 keyd_best = MAX(keyd_best, k);
-                ffmpeg_best = MAX(ffmpeg_best, decode_with_ffmpeg(dir ? dir : "/tmp", path, threads, want));
+                if (ff > ffmpeg_best) {
+                        ffmpeg_best = ff;
+                        results.ffmpeg_cpu_us = ffmpeg_cpu_us;
+                }
         }
         clip_free(&clip);
         (void) unlink(path);
@@ -381,6 +426,11 @@ void bench_decode(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid) 
                threads, ffmpeg_best, results.ratio, runs);
         printf("   memory per open decoder: helper resident %" PRIu64 " KiB + keyd's growth %" PRIu64 " KiB\n",
                results.helper_rss_kib, results.keyd_growth_kib);
+        printf("   CPU per frame (load-independent): through keyd %.1f ms (helper %.1f, keyd %.2f, dbus-daemon %.2f,\n"
+               "   client %.2f); ffmpeg %.1f ms\n",
+               (results.helper_cpu_us + results.keyd_cpu_us + results.bus_cpu_us + results.client_cpu_us) / 1e3,
+               results.helper_cpu_us / 1e3, results.keyd_cpu_us / 1e3, results.bus_cpu_us / 1e3,
+               results.client_cpu_us / 1e3, results.ffmpeg_cpu_us / 1e3);
         printf("   %s  keyd decode >= 0.80 x ffmpeg's fps at the same thread count: %.2f\n\n",
                results.ratio >= 0.80 ? "PASS" : "MISS", results.ratio);
 }
@@ -400,5 +450,10 @@ void bench_decode_print_values(void) {
         printf("decode_keyd_over_ffmpeg=%.3f\n", results.ratio);
         printf("decode_helper_rss_kib=%" PRIu64 "\n", results.helper_rss_kib);
         printf("decode_keyd_growth_kib=%" PRIu64 "\n", results.keyd_growth_kib);
+        printf("decode_cpu_helper_us_per_frame=%.0f\n", results.helper_cpu_us);
+        printf("decode_cpu_keyd_us_per_frame=%.0f\n", results.keyd_cpu_us);
+        printf("decode_cpu_dbus_daemon_us_per_frame=%.0f\n", results.bus_cpu_us);
+        printf("decode_cpu_client_us_per_frame=%.0f\n", results.client_cpu_us);
+        printf("decode_cpu_ffmpeg_us_per_frame=%.0f\n", results.ffmpeg_cpu_us);
         printf("target_decode=%s\n", results.ratio >= 0.80 ? "PASS" : "MISS");
 }
