@@ -9,6 +9,8 @@
  * the bitstream. When keyd closes the socket, it exits. */
 
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -29,15 +32,45 @@
 #include "frame-convert.h"
 #include "sandbox.h"
 
+/* Packets waiting for the decoding thread: enough to keep libavcodec's
+ * threads busy while the answer to keyd travels, few enough that a sample's
+ * failure is reported soon after it. */
+#define PACKET_QUEUE_MAX 2u
+/* Frames decoded and written into memfds, not yet handed to keyd. */
+#define READY_MAX 64u
+
+typedef struct ReadyFrame {
+        int fd;
+        DecoderAnswer answer;
+} ReadyFrame;
+
+/* The main thread talks to keyd; the decoding thread feeds libavcodec
+ * (avcodec_send_packet() waits for a frame thread to finish, which is not a
+ * reason to keep keyd waiting) and turns its frames into memfds. Everything
+ * below lock is shared between them. */
 typedef struct Decoder {
         int fd;
         AVCodecContext *ctx;
         AVFrame *frame;
-        AVPacket *packet;
         const uint8_t *sample;       /* keyd's sample memfd, mapped read-only */
         size_t sample_capacity;
-        bool draining;
+
+        pthread_t thread;
+        bool thread_started;
+        pthread_mutex_t lock;
+        pthread_cond_t cond;         /* any change of the state below */
+        AVPacket *queue[PACKET_QUEUE_MAX];
+        unsigned queue_head, queue_len;
+        bool busy;                   /* the thread is inside libavcodec */
+        bool drain_requested;        /* end of stream asked for... */
+        bool drained;                /* ...and every frame is out of libavcodec */
+        ReadyFrame ready[READY_MAX];
+        unsigned ready_head, ready_len;
+        int error;                   /* the first failure not yet reported, with its text */
+        char error_message[DECODER_MESSAGE_SIZE];
 } Decoder;
+
+static void *decode_thread(void *userdata);
 
 static void silent_log(void *avcl, int level, const char *fmt, va_list vl) {
 }
@@ -97,8 +130,7 @@ static int handle_init(Decoder *d, const DecoderRequest *req, const uint8_t *con
                                  req->codec == DECODER_CODEC_HEVC ? "HEVC" : "H.264");
         d->ctx = avcodec_alloc_context3(codec);
         d->frame = av_frame_alloc();
-        d->packet = av_packet_alloc();
-        if (!d->ctx || !d->frame || !d->packet)
+        if (!d->ctx || !d->frame)
                 return send_done(d, -ENOMEM, false, "out of memory for the decoder");
         d->ctx->coded_width = (int) req->width;
         d->ctx->coded_height = (int) req->height;
@@ -115,56 +147,158 @@ static int handle_init(Decoder *d, const DecoderRequest *req, const uint8_t *con
         if (r < 0)
                 return send_done(d, -EINVAL, false, "libavcodec refused the codec configuration: %s",
                                  av_error_text(r, errbuf));
+        r = pthread_create(&d->thread, NULL, decode_thread, d);
+        if (r != 0)
+                return send_done(d, -ENOMEM, false, "cannot start the decoding thread: %s", strerror(r));
+        d->thread_started = true;
         return send_done(d, 0, false, NULL);
 }
 
-/* Hand every frame libavcodec has ready to keyd, at most max of them.
- * Returns how many, or AVERROR_EOF once a drain is complete, or a negative
- * errno with the DONE already sent. */
-static int send_frames(Decoder *d, unsigned max, unsigned *ret_count) {
+_Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wformat-nonliteral\"")
+/* Remember a failure for the next answer to keyd; with the lock held. */
+static void record_error(Decoder *d, int error, const char *fmt, ...) {
+        va_list ap;
+
+        if (d->error < 0)
+                return;  /* the first one tells */
+        d->error = error;
+        va_start(ap, fmt);
+        vsnprintf(d->error_message, sizeof(d->error_message), fmt, ap);
+        va_end(ap);
+}
+_Pragma("GCC diagnostic pop")
+
+/* Take every frame libavcodec has ready into the ready list. Returns
+ * AVERROR_EOF once a drain is complete, else 0. Called by the decoding
+ * thread without the lock. */
+static int collect_frames(Decoder *d) {
         char errbuf[AV_ERROR_MAX_STRING_SIZE];
-        unsigned n = 0;
         int r, fd;
 
-        while (n < max) {
+        for (;;) {
                 DecoderAnswer a = {};
 
                 r = avcodec_receive_frame(d->ctx, d->frame);
                 if (r == AVERROR(EAGAIN))
-                        break;
-                if (r == AVERROR_EOF) {
-                        *ret_count = n;
+                        return 0;
+                if (r == AVERROR_EOF)
                         return AVERROR_EOF;
-                }
                 if (r < 0) {
-                        send_done(d, -EINVAL, false, "libavcodec could not decode the sample: %s",
-                                  av_error_text(r, errbuf));
-                        return -EINVAL;
+                        pthread_mutex_lock(&d->lock);
+                        record_error(d, -EINVAL, "libavcodec could not decode the sample: %s",
+                                     av_error_text(r, errbuf));
+                        pthread_mutex_unlock(&d->lock);
+                        return 0;
                 }
                 d->frame->pts = d->frame->best_effort_timestamp != AV_NOPTS_VALUE ? d->frame->best_effort_timestamp
                                                                                 : d->frame->pts;
                 fd = frame_to_memfd(d->frame, &a);
-                if (fd == -EPROTONOSUPPORT) {
-                        send_done(d, -EPROTONOSUPPORT, false,
-                                  "the stream decodes to %s; keyd outputs only 4:2:0 8-bit (NV12) and "
-                                  "10-bit (P010)",
-                                  av_get_pix_fmt_name(d->frame->format) ?: "an unknown pixel format");
-                        av_frame_unref(d->frame);
-                        return -EPROTONOSUPPORT;
+                pthread_mutex_lock(&d->lock);
+                if (fd == -EPROTONOSUPPORT)
+                        record_error(d, -EPROTONOSUPPORT,
+                                     "the stream decodes to %s; keyd outputs only 4:2:0 8-bit (NV12) and 10-bit (P010)",
+                                     av_get_pix_fmt_name(d->frame->format) ?: "an unknown pixel format");
+                else if (fd < 0)
+                        record_error(d, -ENOMEM, "cannot write the frame into a memfd: %s", strerror(-fd));
+                else {
+                        /* keyd takes them out at every answer; a full list waits for it. */
+                        while (d->ready_len == READY_MAX)
+                                pthread_cond_wait(&d->cond, &d->lock);
+                        d->ready[(d->ready_head + d->ready_len) % READY_MAX] = (ReadyFrame) { .fd = fd, .answer = a };
+                        d->ready_len++;
+                        pthread_cond_broadcast(&d->cond);
                 }
+                pthread_mutex_unlock(&d->lock);
                 av_frame_unref(d->frame);
-                if (fd < 0) {
-                        send_done(d, fd, false, "cannot write the frame into a memfd: %s", strerror(-fd));
-                        return fd;
+        }
+}
+
+/* The decoding thread: packets in order, then a drain when one is asked for. */
+static void *decode_thread(void *userdata) {
+        Decoder *d = userdata;
+        char errbuf[AV_ERROR_MAX_STRING_SIZE];
+
+        pthread_mutex_lock(&d->lock);
+        for (;;) {
+                AVPacket *pkt = NULL;
+                bool drain = false;
+                int r;
+
+                while (d->queue_len == 0 && !(d->drain_requested && !d->drained))
+                        pthread_cond_wait(&d->cond, &d->lock);
+                if (d->queue_len > 0) {
+                        pkt = d->queue[d->queue_head];
+                        d->queue_head = (d->queue_head + 1) % PACKET_QUEUE_MAX;
+                        d->queue_len--;
+                } else
+                        drain = true;
+                d->busy = true;
+                pthread_cond_broadcast(&d->cond);
+                pthread_mutex_unlock(&d->lock);
+
+                for (;;) {
+                        r = avcodec_send_packet(d->ctx, pkt);
+                        if (r != AVERROR(EAGAIN))
+                                break;
+                        /* Frames first (more than keyd takes at once were ready). */
+                        if (collect_frames(d) == AVERROR_EOF)
+                                break;
                 }
-                r = send_answer(d, &a, fd);
-                close(fd);
+                if (r < 0 && r != AVERROR_EOF && r != AVERROR(EAGAIN)) {
+                        pthread_mutex_lock(&d->lock);
+                        record_error(d, -EINVAL, "libavcodec could not decode the sample: %s",
+                                     av_error_text(r, errbuf));
+                        pthread_mutex_unlock(&d->lock);
+                }
+                r = collect_frames(d);
+                av_packet_free(&pkt);
+
+                pthread_mutex_lock(&d->lock);
+                if (drain && r == AVERROR_EOF) {
+                        /* Everything is out: ready for a new stream. */
+                        avcodec_flush_buffers(d->ctx);
+                        d->drained = true;
+                } else if (drain)
+                        record_error(d, -EIO, "libavcodec did not finish the stream");
+                d->busy = false;
+                pthread_cond_broadcast(&d->cond);
+        }
+        return NULL;
+}
+
+/* Send up to DECODER_MAX_FRAMES_PER_ANSWER ready frames to keyd; with the lock held. */
+static int send_ready_frames(Decoder *d) {
+        for (unsigned n = 0; n < DECODER_MAX_FRAMES_PER_ANSWER && d->ready_len > 0; n++) {
+                ReadyFrame *f = &d->ready[d->ready_head];
+                int r;
+
+                d->ready_head = (d->ready_head + 1) % READY_MAX;
+                d->ready_len--;
+                r = send_answer(d, &f->answer, f->fd);
+                close(f->fd);
                 if (r < 0)
                         return r;
-                n++;
         }
-        *ret_count = n;
+        pthread_cond_broadcast(&d->cond);
         return 0;
+}
+
+/* DONE for a request: the pending failure if there is one (frames stay for
+ * the next answer), else the ready frames and DONE. With the lock held. */
+static int answer_request(Decoder *d, bool more) {
+        int r;
+
+        if (d->error < 0) {
+                DecoderAnswer a = { .type = DECODER_ANSWER_DONE, .error = d->error };
+
+                memcpy(a.message, d->error_message, sizeof(a.message));
+                d->error = 0;
+                return send_answer(d, &a, -1);
+        }
+        r = send_ready_frames(d);
+        if (r < 0)
+                return r;
+        return send_done(d, 0, more, NULL);
 }
 
 #ifdef KEYD_TEST_HOOKS
@@ -203,6 +337,7 @@ static int run_test_hook(Decoder *d, const uint8_t *data, size_t size) {
                 for (int fd = 0; fd < 1024 && len + 8 < sizeof(list); fd++)
                         if (fcntl(fd, F_GETFD) >= 0)
                                 len += (size_t) snprintf(list + len, sizeof(list) - len, " %d", fd);
+                snprintf(list + len, sizeof(list) - len, "; dumpable %d", prctl(PR_GET_DUMPABLE, 0, 0, 0, 0));
                 return send_done(d, 0, false, "%s", list) ?: 1;
         }
         return 0;
@@ -210,8 +345,7 @@ static int run_test_hook(Decoder *d, const uint8_t *data, size_t size) {
 #endif
 
 static int handle_sample(Decoder *d, const DecoderRequest *req, int fd) {
-        char errbuf[AV_ERROR_MAX_STRING_SIZE];
-        unsigned n;
+        AVPacket *pkt;
         int r;
 
         if (fd >= 0) {
@@ -228,9 +362,9 @@ static int handle_sample(Decoder *d, const DecoderRequest *req, int fd) {
                 d->sample = p;
                 d->sample_capacity = req->buffer_size;
         }
-        if (!d->ctx)
+        if (!d->thread_started)
                 return send_done(d, -EBADRQC, false, "no INIT before the first sample");
-        if (req->sample_size > d->sample_capacity || !d->sample)
+        if (req->sample_size > d->sample_capacity || !d->sample || req->sample_size > INT_MAX)
                 return send_done(d, -EINVAL, false, "the sample is larger than its memfd");
 
 #ifdef KEYD_TEST_HOOKS
@@ -239,79 +373,81 @@ static int handle_sample(Decoder *d, const DecoderRequest *req, int fd) {
                 return r < 0 ? r : 0;
 #endif
 
-        if (d->draining) {
-                avcodec_flush_buffers(d->ctx);
-                d->draining = false;
+        /* Our own copy: keyd wipes its memfd once we answer. */
+        pkt = av_packet_alloc();
+        if (!pkt || av_new_packet(pkt, (int) req->sample_size) < 0) {
+                av_packet_free(&pkt);
+                return send_done(d, -ENOMEM, false, "out of memory for the sample");
         }
-        /* Not reference counted: libavcodec copies the bytes before
-         * avcodec_send_packet() returns, and keyd wipes its memfd after DONE. */
-        av_packet_unref(d->packet);
-        d->packet->data = (uint8_t *) d->sample;
-        d->packet->size = (int) req->sample_size;
-        d->packet->pts = req->pts;
-        d->packet->dts = AV_NOPTS_VALUE;
-        r = avcodec_send_packet(d->ctx, d->packet);
-        d->packet->data = NULL;
-        d->packet->size = 0;
-        if (r == AVERROR(EAGAIN)) {
-                /* Frames were waiting (more than one answer can carry):
-                 * take them, then the sample. */
-                r = send_frames(d, DECODER_MAX_FRAMES_PER_ANSWER, &n);
-                if (r < 0)
-                        return r == AVERROR_EOF ? send_done(d, -EIO, false, "unexpected end of stream") : 0;
-                d->packet->data = (uint8_t *) d->sample;
-                d->packet->size = (int) req->sample_size;
-                d->packet->pts = req->pts;
-                r = avcodec_send_packet(d->ctx, d->packet);
-                d->packet->data = NULL;
-                d->packet->size = 0;
-        }
-        if (r < 0)
-                return send_done(d, -EINVAL, false, "libavcodec could not decode the sample: %s",
-                                 av_error_text(r, errbuf));
+        memcpy(pkt->data, d->sample, req->sample_size);
+        pkt->pts = req->pts;
 
-        r = send_frames(d, DECODER_MAX_FRAMES_PER_ANSWER, &n);
-        if (r == AVERROR_EOF)
-                return send_done(d, -EIO, false, "unexpected end of stream");
-        if (r < 0)
-                return 0;  /* DONE sent */
-        return send_done(d, 0, false, NULL);
+        pthread_mutex_lock(&d->lock);
+        /* A new stream after a drain. */
+        d->drain_requested = d->drained = false;
+        while (d->queue_len == PACKET_QUEUE_MAX)
+                pthread_cond_wait(&d->cond, &d->lock);
+        d->queue[(d->queue_head + d->queue_len) % PACKET_QUEUE_MAX] = pkt;
+        d->queue_len++;
+        pthread_cond_broadcast(&d->cond);
+        r = answer_request(d, false);
+        pthread_mutex_unlock(&d->lock);
+        return r;
 }
 
 static int handle_drain(Decoder *d) {
-        unsigned n = 0;
+        bool more;
         int r;
 
-        if (!d->ctx)
+        if (!d->thread_started)
                 return send_done(d, -EBADRQC, false, "no INIT before Drain");
-        if (!d->draining) {
-                r = avcodec_send_packet(d->ctx, NULL);
-                if (r < 0 && r != AVERROR_EOF)
-                        return send_done(d, -EIO, false, "libavcodec refused the end of stream");
-                d->draining = true;
-        }
-        r = send_frames(d, DECODER_MAX_FRAMES_PER_ANSWER, &n);
-        if (r == AVERROR_EOF) {
-                /* All out: ready for a new stream. */
-                avcodec_flush_buffers(d->ctx);
-                d->draining = false;
-                return send_done(d, 0, false, NULL);
-        }
-        if (r < 0)
-                return 0;
-        return send_done(d, 0, true, NULL);
+
+        pthread_mutex_lock(&d->lock);
+        d->drain_requested = true;
+        pthread_cond_broadcast(&d->cond);
+        /* Until the stream is out of libavcodec, or there is an answer's worth. */
+        while (!d->drained && d->ready_len < DECODER_MAX_FRAMES_PER_ANSWER && d->error == 0)
+                pthread_cond_wait(&d->cond, &d->lock);
+        more = !(d->drained && d->ready_len <= DECODER_MAX_FRAMES_PER_ANSWER);
+        r = answer_request(d, more);
+        if (!more && d->error == 0)
+                d->drain_requested = d->drained = false;
+        pthread_mutex_unlock(&d->lock);
+        return r;
 }
 
 static int handle_flush(Decoder *d) {
-        if (d->ctx)
-                avcodec_flush_buffers(d->ctx);
-        d->draining = false;
-        return send_done(d, 0, false, NULL);
+        int r;
+
+        if (!d->thread_started)
+                return send_done(d, 0, false, NULL);
+
+        pthread_mutex_lock(&d->lock);
+        while (d->queue_len > 0) {
+                av_packet_free(&d->queue[d->queue_head]);
+                d->queue_head = (d->queue_head + 1) % PACKET_QUEUE_MAX;
+                d->queue_len--;
+        }
+        while (d->busy)
+                pthread_cond_wait(&d->cond, &d->lock);
+        /* The thread waits for work and cannot start any while we hold the lock. */
+        avcodec_flush_buffers(d->ctx);
+        while (d->ready_len > 0) {
+                close(d->ready[d->ready_head].fd);
+                d->ready_head = (d->ready_head + 1) % READY_MAX;
+                d->ready_len--;
+        }
+        d->error = 0;
+        d->drain_requested = d->drained = false;
+        pthread_cond_broadcast(&d->cond);
+        r = send_done(d, 0, false, NULL);
+        pthread_mutex_unlock(&d->lock);
+        return r;
 }
 
 int main(int argc, char *argv[]) {
         static uint8_t buf[sizeof(DecoderRequest) + DECODER_MAX_CONFIG_SIZE];
-        Decoder d = { .fd = DECODER_SOCKET_FD };
+        Decoder d = { .fd = DECODER_SOCKET_FD, .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
         uint64_t max_memory;
         int r;
 

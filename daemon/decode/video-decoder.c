@@ -445,9 +445,11 @@ static int on_pidfd(sd_event_source *s, int fd, uint32_t revents, void *userdata
 
 static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         VideoDecoder *d = userdata;
+        uint64_t deadline = manager_of(d)->config.decoder_deadline_usec;
 
-        decoder_die(d, "did not answer within its deadline of %" PRIu64 " ms and was killed",
-                    manager_of(d)->config.decoder_deadline_usec / 1000u);
+        if (d->pending_type == DECODER_REQUEST_INIT)
+                deadline = MAX(deadline, DECODER_STARTUP_DEADLINE_USEC);
+        decoder_die(d, "did not answer within its deadline of %" PRIu64 " ms and was killed", deadline / 1000u);
         return 0;
 }
 
@@ -455,7 +457,12 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
 static int decoder_start_request(VideoDecoder *d, sd_bus_message *message, const DecoderRequest *req,
                                  const void *extra, size_t extra_size, int fd, sd_bus_error *error) {
         Manager *m = manager_of(d);
+        uint64_t deadline = m->config.decoder_deadline_usec;
         int r;
+
+        /* Starting up (exec, sandbox, libavcodec's threads) is not a frame:
+         * it gets the longer of the deadline and DECODER_STARTUP_DEADLINE_USEC. */
+        deadline = req->type == DECODER_REQUEST_INIT ? MAX(deadline, DECODER_STARTUP_DEADLINE_USEC) : deadline;
 
         r = send_request(d, req, extra, extra_size, fd);
         if (r < 0) {
@@ -463,10 +470,9 @@ static int decoder_start_request(VideoDecoder *d, sd_bus_message *message, const
                 return bus_error_setf(error, -EIO, "%s; this decoder is closed, create a new one", d->dead_reason);
         }
         if (!d->deadline)
-                r = sd_event_add_time_relative(m->event, &d->deadline, CLOCK_MONOTONIC,
-                                               m->config.decoder_deadline_usec, 0, on_deadline, d);
+                r = sd_event_add_time_relative(m->event, &d->deadline, CLOCK_MONOTONIC, deadline, 0, on_deadline, d);
         else {
-                r = sd_event_source_set_time_relative(d->deadline, m->config.decoder_deadline_usec);
+                r = sd_event_source_set_time_relative(d->deadline, deadline);
                 if (r >= 0)
                         r = sd_event_source_set_enabled(d->deadline, SD_EVENT_ONESHOT);
         }

@@ -22,6 +22,10 @@
 
 typedef struct Session Session;
 
+/* Starting a helper (execve, sandbox, libavcodec's threads) may take
+ * longer than decoding one frame: CreateVideoDecoder waits at least this. */
+#define DECODER_STARTUP_DEADLINE_USEC (10ull * 1000 * 1000)
+
 typedef struct DecoderFrame {
         int fd;
         DecoderAnswer answer;

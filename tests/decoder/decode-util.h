@@ -133,10 +133,10 @@ static inline void read_stream(const char *path, TestStream *ret) {
         int vi;
 
         *ret = (TestStream) {};
-        ck_assert_int_eq(avformat_open_input(&fmt, path, NULL, NULL), 0);
-        ck_assert_int_ge(avformat_find_stream_info(fmt, NULL), 0);
+        must(avformat_open_input(&fmt, path, NULL, NULL) == 0);
+        must(avformat_find_stream_info(fmt, NULL) >= 0);
         vi = av_find_best_stream(fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
-        ck_assert_int_ge(vi, 0);
+        must(vi >= 0);
         {
                 AVCodecParameters *par = fmt->streams[vi]->codecpar;
 
@@ -164,8 +164,8 @@ static inline void read_stream(const char *path, TestStream *ret) {
                 if (sd) {
                         AVEncryptionInfo *info = av_encryption_info_get_side_data(sd, sd_size);
 
-                        ck_assert_ptr_nonnull(info);
-                        ck_assert_uint_le(info->iv_size, 16);
+                        must(info);
+                        must(info->iv_size <= 16);
                         memcpy(s->iv, info->iv, info->iv_size);
                         s->iv_size = info->iv_size;
                         s->n_subsamples = info->subsample_count;
@@ -180,7 +180,7 @@ static inline void read_stream(const char *path, TestStream *ret) {
         }
         av_packet_free(&pkt);
         avformat_close_input(&fmt);
-        ck_assert_uint_gt(ret->n_samples, 0);
+        must(ret->n_samples > 0);
 }
 
 static inline void stream_free(TestStream *s) {

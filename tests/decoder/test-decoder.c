@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "abuse-util.h"
 #include "decode-util.h"
 #include <libavutil/log.h>
 
@@ -84,6 +85,415 @@ START_TEST(test_hevc_main10_matches_ffmpeg) {
 }
 END_TEST
 
+/* ---- helpers for the tests below ---- */
+
+static TestStream h264;
+
+static keyd_video_decoder *h264_decoder(keyd_crypto_session *s) {
+        keyd_video_decoder *d = NULL;
+
+        ck_assert_hr(keyd_create_video_decoder(s, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT, h264.width, h264.height,
+                                               h264.config_size, h264.config, &d),
+                     KEYD_S_OK);
+        return d;
+}
+
+/* The decoder's object path: its session's, then /decoder/<n>, n counting
+ * from 0 in each session. */
+static char *decoder_path(keyd_crypto_session *s, unsigned n) {
+        char *path;
+
+        ck_assert_int_gt(asprintf(&path, "%s/decoder/%u", keyd_crypto_session_get_object_path(s), n), 0);
+        return path;
+}
+
+static pid_t helper_pid(keyd_crypto_session *s, unsigned n) {
+        _cleanup_free_ char *path = decoder_path(s, n);
+        uint32_t pid = 0;
+
+        ck_assert_int_ge(harness_get_property_u32(path, "org.keyd.KeyBroker1.VideoDecoder", "HelperPID", &pid), 0);
+        ck_assert_uint_gt(pid, 0);
+        return (pid_t) pid;
+}
+
+/* The line of /proc/PID/<file> that starts with key, without the key. */
+static char *proc_line(pid_t pid, const char *file, const char *key) {
+        char path[64], line[512];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%i/%s", (int) pid, file);
+        f = fopen(path, "re");
+        ck_assert_msg(f, "cannot open %s: %m", path);
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, key, strlen(key)) == 0) {
+                        fclose(f);
+                        line[strcspn(line, "\n")] = '\0';
+                        return strdup(line + strlen(key) + strspn(line + strlen(key), " \t"));
+                }
+        fclose(f);
+        ck_abort_msg("%s has no line %s", path, key);
+        return NULL;
+}
+
+/* Whether pid is gone (reaped) within a few seconds. */
+static bool process_gone(pid_t pid) {
+        for (unsigned i = 0; i < 200; i++) {
+                if (kill(pid, 0) < 0 && errno == ESRCH)
+                        return true;
+                usleep(50 * 1000);
+        }
+        return false;
+}
+
+/* A sample in the clear holding text: what the helper's test hooks answer to. */
+static HRESULT decode_clear_text(keyd_video_decoder *d, const char *text) {
+        TestSample s = { .data = (uint8_t *) text, .size = strlen(text) };
+
+        return decode_sample(d, NULL, &s);
+}
+
+/* The first few samples of the H.264 clip decode. */
+static void decodes_fine(keyd_video_decoder *d, const uint8_t wrapped[16]) {
+        for (size_t i = 0; i < 3; i++)
+                ck_assert_hr(decode_sample(d, wrapped, &h264.samples[i]), KEYD_S_OK);
+        ck_assert_hr(keyd_decoder_flush(d), KEYD_S_OK);
+}
+
+/* DecodeSample straight to keyd on bus (NULL: a connection of its own). */
+static int call_decode_raw(sd_bus *bus, const char *path, const void *data, size_t size, const void *iv,
+                           size_t iv_size, const void *key, size_t key_size, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        bool own = !bus;
+        int r;
+
+        if (own)
+                ck_assert_int_ge(harness_open_bus(&bus), 0);
+        ck_assert_int_ge(sd_bus_message_new_method_call(bus, &m, KEYD_BUS_NAME, path,
+                                                        "org.keyd.KeyBroker1.VideoDecoder", "DecodeSample"), 0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', data, size), 0);
+        ck_assert_int_ge(sd_bus_message_append(m, "a(uu)", 0), 0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', iv, iv_size), 0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', key, key_size), 0);
+        ck_assert_int_ge(sd_bus_message_append(m, "x", (int64_t) 0), 0);
+        r = sd_bus_call(bus, m, 10 * USEC_PER_SEC, error, &reply);
+        if (own)
+                sd_bus_flush_close_unref(bus);
+        return r;
+}
+
+/* ---- the sandbox ---- */
+
+START_TEST(test_helper_is_shut_in) {
+        keyd_client *c = open_client();
+        uint8_t wrapped[16];
+        keyd_crypto_session *s = session_with_content_key(c, wrapped);
+        keyd_video_decoder *d = h264_decoder(s);
+        pid_t pid = helper_pid(s, 0);
+        _cleanup_free_ char *cap_eff = proc_line(pid, "status", "CapEff:");
+        _cleanup_free_ char *cap_prm = proc_line(pid, "status", "CapPrm:");
+        _cleanup_free_ char *cap_bnd = proc_line(pid, "status", "CapBnd:");
+        _cleanup_free_ char *cap_amb = proc_line(pid, "status", "CapAmb:");
+        _cleanup_free_ char *nnp = proc_line(pid, "status", "NoNewPrivs:");
+        _cleanup_free_ char *seccomp = proc_line(pid, "status", "Seccomp:");
+        _cleanup_free_ char *core = proc_line(pid, "limits", "Max core file size");
+        _cleanup_free_ char *nofile = proc_line(pid, "limits", "Max open files");
+        _cleanup_free_ char *as = proc_line(pid, "limits", "Max address space");
+        _cleanup_free_ char *log = NULL;
+
+        /* keyd may run as root (it does under its unit): nothing of it is left. */
+        ck_assert_str_eq(cap_eff, "0000000000000000");
+        ck_assert_str_eq(cap_prm, "0000000000000000");
+        ck_assert_str_eq(cap_bnd, "0000000000000000");
+        ck_assert_str_eq(cap_amb, "0000000000000000");
+        ck_assert_str_eq(nnp, "1");
+        ck_assert_str_eq(seccomp, "2");
+        ck_assert_msg(strncmp(core, "0", 1) == 0, "core limit: %s", core);
+        ck_assert_msg(strncmp(nofile, "8 ", 2) == 0, "open files limit: %s", nofile);
+        ck_assert_msg(strncmp(as, "4294967296", 10) == 0, "address space limit: %s", as);
+
+        /* It decodes under all that; then it says which fds it holds and
+         * whether it is dumpable (keyd logs the test hook's answer). */
+        decodes_fine(d, wrapped);
+        ck_assert_hr(decode_clear_text(d, "KEYD-TEST-HOOK:fds"), KEYD_S_OK);
+        log = harness_keyd_log();
+        ck_assert_msg(str_contains(log, "Decoder test hook: open fds: 3; dumpable 0"), "keyd's log: %s", log);
+
+        keyd_video_decoder_release(d);
+        ck_assert(process_gone(pid));
+        keyd_crypto_session_release(s);
+        keyd_client_close(c);
+}
+END_TEST
+
+START_TEST(test_open_after_filter_kills_helper) {
+        keyd_client *c = open_client();
+        uint8_t wrapped[16];
+        keyd_crypto_session *s = session_with_content_key(c, wrapped);
+        keyd_video_decoder *d = h264_decoder(s), *d2;
+        pid_t pid = helper_pid(s, 0);
+
+        ck_assert_hr(decode_clear_text(d, "KEYD-TEST-HOOK:open"), KEYD_E_FAIL);
+        ck_assert_msg(str_contains(keyd_last_error_message(), "SIGSYS") &&
+                              str_contains(keyd_last_error_message(), "seccomp"),
+                      "message: %s", keyd_last_error_message());
+        ck_assert(process_gone(pid));
+        /* The decoder is dead for good; the session is not. */
+        ck_assert_hr(decode_sample(d, wrapped, &h264.samples[0]), KEYD_DXGI_ERROR_DEVICE_REMOVED);
+        d2 = h264_decoder(s);
+        decodes_fine(d2, wrapped);
+        keyd_video_decoder_release(d2);
+        keyd_video_decoder_release(d);
+        keyd_crypto_session_release(s);
+        keyd_client_close(c);
+}
+END_TEST
+
+/* A crash in one client's decoder: that call fails with a clear E_FAIL,
+ * another client's decoder goes on as if nothing happened. */
+START_TEST(test_crash_ends_only_that_decoder) {
+        keyd_client *a = open_client(), *b = open_client();
+        uint8_t wrapped_a[16], wrapped_b[16];
+        keyd_crypto_session *sa = session_with_content_key(a, wrapped_a);
+        keyd_crypto_session *sb = session_with_content_key(b, wrapped_b);
+        keyd_video_decoder *da = h264_decoder(sa), *db = h264_decoder(sb);
+        pid_t pid_a = helper_pid(sa, 0), pid_b = helper_pid(sb, 0);
+
+        ck_assert_hr(decode_sample(db, wrapped_b, &h264.samples[0]), KEYD_S_OK);
+        ck_assert_hr(decode_clear_text(da, "KEYD-TEST-HOOK:crash"), KEYD_E_FAIL);
+        ck_assert_msg(str_contains(keyd_last_error_message(), "SIGSEGV"), "message: %s", keyd_last_error_message());
+        ck_assert(process_gone(pid_a));
+        ck_assert_int_eq(kill(pid_b, 0), 0);
+        for (size_t i = 1; i < 4; i++)
+                ck_assert_hr(decode_sample(db, wrapped_b, &h264.samples[i]), KEYD_S_OK);
+
+        keyd_video_decoder_release(da);
+        keyd_video_decoder_release(db);
+        keyd_crypto_session_release(sa);
+        keyd_crypto_session_release(sb);
+        keyd_client_close(a);
+        keyd_client_close(b);
+}
+END_TEST
+
+static void setup_short_deadline(void) {
+        static const char *const args[] = { "--decoder-deadline-ms=2000", NULL };
+
+        start_bus_and_keyd(args);
+}
+
+/* A hung helper is killed at keyd's deadline and its call fails with
+ * E_FAIL saying so; keyd goes on serving. No bound on how long that takes
+ * is checked here: only what happens. */
+START_TEST(test_hang_is_killed_at_deadline) {
+        keyd_client *c = open_client();
+        uint8_t wrapped[16];
+        keyd_crypto_session *s = session_with_content_key(c, wrapped);
+        keyd_video_decoder *d = h264_decoder(s), *d2;
+        keyd_crypto_session_status status;
+        pid_t pid = helper_pid(s, 0);
+
+        ck_assert_hr(decode_clear_text(d, "KEYD-TEST-HOOK:hang"), KEYD_E_FAIL);
+        ck_assert_msg(str_contains(keyd_last_error_message(), "deadline of 2000 ms"), "message: %s",
+                      keyd_last_error_message());
+        ck_assert(process_gone(pid));
+        ck_assert_hr(keyd_decoder_drain(d), KEYD_DXGI_ERROR_DEVICE_REMOVED);
+        ck_assert_hr(keyd_check_crypto_session_status(s, &status), KEYD_S_OK);
+        d2 = h264_decoder(s);
+        decodes_fine(d2, wrapped);
+        keyd_video_decoder_release(d2);
+        keyd_video_decoder_release(d);
+        keyd_crypto_session_release(s);
+        keyd_client_close(c);
+}
+END_TEST
+
+/* ---- owners, limits, bad arguments ---- */
+
+START_TEST(test_other_client_is_denied) {
+        keyd_client *c = open_client();
+        uint8_t wrapped[16], iv[8] = {};
+        keyd_crypto_session *s = session_with_content_key(c, wrapped);
+        keyd_video_decoder *d = h264_decoder(s);
+        _cleanup_free_ char *path = decoder_path(s, 0);
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        /* call_decode_raw uses a connection of its own: another client. */
+        ck_assert_int_lt(call_decode_raw(NULL, path, h264.samples[0].data, h264.samples[0].size, iv, 8, NULL, 0, &error), 0);
+        ck_assert_str_eq(error.name, "org.keyd.KeyBroker1.Error.AccessDenied");
+        ck_assert_msg(str_contains(error.message, "0x80070005: "), "message: %s", error.message);
+        sd_bus_error_free(&error);
+        /* Still the owner's. */
+        decodes_fine(d, wrapped);
+        keyd_video_decoder_release(d);
+        keyd_crypto_session_release(s);
+        keyd_client_close(c);
+}
+END_TEST
+
+static void setup_limits(void) {
+        static const char *const args[] = { "--max-decoders-per-client=2", "--max-sample-size=4096", NULL };
+
+        start_bus_and_keyd(args);
+}
+
+START_TEST(test_limits) {
+        keyd_client *c = open_client();
+        uint8_t wrapped[16];
+        keyd_crypto_session *s = session_with_content_key(c, wrapped);
+        keyd_video_decoder *d1 = h264_decoder(s), *d2 = h264_decoder(s), *d3 = NULL;
+        static uint8_t big[5000];
+        TestSample sample = { .data = big, .size = sizeof(big) };
+
+        ck_assert_hr(keyd_create_video_decoder(s, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT, 320, 240, 0, NULL, &d3),
+                     KEYD_E_OUTOFMEMORY);
+        ck_assert_msg(str_contains(keyd_last_error_message(), "--max-decoders-per-client"), "message: %s",
+                      keyd_last_error_message());
+        ck_assert_ptr_null(d3);
+        keyd_video_decoder_release(d2);
+        ck_assert_hr(keyd_create_video_decoder(s, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT, 8192, 4320, 0, NULL, &d3),
+                     KEYD_E_INVALIDARG);
+        ck_assert_msg(str_contains(keyd_last_error_message(), "8192x4320"), "message: %s", keyd_last_error_message());
+        ck_assert_hr(decode_sample(d1, NULL, &sample), KEYD_E_INVALIDARG);
+        ck_assert_msg(str_contains(keyd_last_error_message(), "--max-sample-size"), "message: %s",
+                      keyd_last_error_message());
+        keyd_video_decoder_release(d1);
+        keyd_crypto_session_release(s);
+        keyd_client_close(c);
+}
+END_TEST
+
+START_TEST(test_bad_arguments) {
+        keyd_client *c = open_client();
+        uint8_t wrapped[16], iv[16] = {}, key[16] = {};
+        keyd_crypto_session *s = session_with_content_key(c, wrapped), *fresh;
+        keyd_video_decoder *d = h264_decoder(s), *d2 = NULL;
+        TestSample sample = h264.samples[0];
+        keyd_subsample_mapping_block map[2] = { { 10, 16 }, { 0, 1 } };
+        static const keyd_guid bogus = { 0x12345678, 0x1234, 0x1234, { 1, 2, 3, 4, 5, 6, 7, 8 } };
+        _cleanup_free_ char *path = decoder_path(s, 0);
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+
+        /* A subsample map that does not cover the sample exactly. */
+        sample.subsamples = map;
+        sample.n_subsamples = 2;
+        ck_assert_hr(decode_sample(d, wrapped, &sample), KEYD_E_INVALIDARG);
+        ck_assert_msg(str_contains(keyd_last_error_message(), "cover it exactly"), "message: %s",
+                      keyd_last_error_message());
+
+        /* IV and content key sizes, straight to keyd (libkeyd checks the IV
+         * itself): on a connection of the test's own, which owns its session. */
+        {
+                _cleanup_free_ char *session = NULL, *raw_path = NULL;
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                const char *p;
+                sd_bus *bus = NULL;
+
+                ck_assert_int_ge(harness_open_bus(&bus), 0);
+                session = raw_create_session(bus, RSAES_OAEP);
+                ck_assert_int_ge(sd_bus_call_method(bus, KEYD_BUS_NAME, session, KEYD_SESSION_INTERFACE,
+                                                    "CreateVideoDecoder", &error, &reply, "suuay",
+                                                    "1b81be68-a0c7-11d3-b984-00c04f2e73c5", h264.width, h264.height,
+                                                    (size_t) h264.config_size, h264.config),
+                                 0);
+                ck_assert_int_ge(sd_bus_message_read(reply, "o", &p), 0);
+                raw_path = strdup(p);
+                for (size_t n = 0; n <= 17; n++) {
+                        if (n == 0 || n == 8 || n == 16)
+                                continue;
+                        ck_assert_int_lt(call_decode_raw(bus, raw_path, sample.data, sample.size, iv, n, NULL, 0, &error),
+                                         0);
+                        ck_assert_str_eq(error.name, ERROR_INVALID_ARG);
+                        ck_assert_msg(str_contains(error.message, "expected 8"), "message: %s", error.message);
+                        sd_bus_error_free(&error);
+                }
+                for (size_t n = 1; n <= 32; n += 7) {
+                        ck_assert_int_lt(call_decode_raw(bus, raw_path, sample.data, sample.size, iv, 16, key, n, &error),
+                                         0);
+                        ck_assert_str_eq(error.name, ERROR_INVALID_ARG);
+                        ck_assert_msg(str_contains(error.message, "content_key is"), "message: %s", error.message);
+                        sd_bus_error_free(&error);
+                }
+                sd_bus_flush_close_unref(bus);
+        }
+        ck_assert_hr(keyd_decoder_begin_frame(d, 15, key), KEYD_E_INVALIDARG);
+
+        /* An encrypted sample before any key exchange. */
+        fresh = create_session(c, &KEYD_KEY_EXCHANGE_RSAES_OAEP);
+        ck_assert_hr(keyd_create_video_decoder(fresh, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT, h264.width, h264.height,
+                                               h264.config_size, h264.config, &d2),
+                     KEYD_S_OK);
+        ck_assert_hr(decode_sample(d2, NULL, &h264.samples[0]), KEYD_DXGI_ERROR_INVALID_CALL);
+        ck_assert_msg(str_contains(keyd_last_error_message(), "NegotiateCryptoSessionKeyExchange"), "message: %s",
+                      keyd_last_error_message());
+        keyd_video_decoder_release(d2);
+        d2 = NULL;
+
+        /* Profiles: unknown, known but not decoded; sizes of 0. */
+        ck_assert_hr(keyd_create_video_decoder(s, &bogus, 320, 240, 0, NULL, &d2), KEYD_E_INVALIDARG);
+        ck_assert_hr(keyd_create_video_decoder(s, &KEYD_DECODER_PROFILE_VP9_VLD_PROFILE0, 320, 240, 0, NULL, &d2),
+                     KEYD_DXGI_ERROR_UNSUPPORTED);
+        ck_assert_hr(keyd_create_video_decoder(s, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT, 0, 240, 0, NULL, &d2),
+                     KEYD_E_INVALIDARG);
+        ck_assert_ptr_null(d2);
+
+        /* Bad input changed nothing: the decoder still decodes. */
+        decodes_fine(d, wrapped);
+        keyd_video_decoder_release(d);
+        keyd_crypto_session_release(fresh);
+        keyd_crypto_session_release(s);
+        keyd_client_close(c);
+}
+END_TEST
+
+/* A client that dies in the middle of a stream takes its helpers with it. */
+START_TEST(test_client_death_ends_helper) {
+        int pipefd[2];
+        pid_t child, helper = 0;
+
+        ck_assert_int_eq(pipe(pipefd), 0);
+        child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+                keyd_client *c = NULL;
+                keyd_crypto_session *s = NULL;
+                keyd_video_decoder *d = NULL;
+                uint8_t wrapped[16];
+                pid_t pid;
+
+                /* No Check asserts in here: plain exits. */
+                if (KEYD_FAILED(keyd_client_open_address(harness_bus_address(), &c)))
+                        _exit(2);
+                if (KEYD_FAILED(keyd_create_crypto_session(c, &KEYD_CRYPTO_TYPE_AES128_CTR,
+                                                           &KEYD_DECODER_PROFILE_H264_VLD_NOFGT,
+                                                           &KEYD_KEY_EXCHANGE_RSAES_OAEP, &s)))
+                        _exit(3);
+                if (KEYD_FAILED(keyd_create_video_decoder(s, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT, h264.width,
+                                                          h264.height, h264.config_size, h264.config, &d)))
+                        _exit(4);
+                memset(wrapped, 0, sizeof(wrapped));
+                (void) decode_clear_text(d, "not a real sample, but it goes through the helper");
+                {
+                        _cleanup_free_ char *path = NULL;
+                        uint32_t p = 0;
+
+                        if (asprintf(&path, "%s/decoder/0", keyd_crypto_session_get_object_path(s)) < 0 ||
+                            harness_get_property_u32(path, "org.keyd.KeyBroker1.VideoDecoder", "HelperPID", &p) < 0)
+                                _exit(5);
+                        pid = (pid_t) p;
+                }
+                if (write(pipefd[1], &pid, sizeof(pid)) != sizeof(pid))
+                        _exit(6);
+                _exit(0);  /* without closing anything */
+        }
+        close(pipefd[1]);
+        ck_assert_int_eq(read(pipefd[0], &helper, sizeof(helper)), (ssize_t) sizeof(helper));
+        close(pipefd[0]);
+        ck_assert_int_gt(helper, 0);
+        ck_assert_int_eq(waitpid(child, NULL, 0), child);
+        ck_assert_msg(process_gone(helper), "keyd-decoder %i outlived its client", (int) helper);
+}
+END_TEST
+
 static Suite *decoder_suite(void) {
         Suite *s = suite_create("decoder");
         TCase *tc = tcase_create("decode");
@@ -92,6 +502,28 @@ static Suite *decoder_suite(void) {
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_h264_matches_ffmpeg);
         tcase_add_test(tc, test_hevc_main10_matches_ffmpeg);
+        tcase_add_test(tc, test_other_client_is_denied);
+        tcase_add_test(tc, test_bad_arguments);
+        tcase_add_test(tc, test_client_death_ends_helper);
+#ifdef KEYD_TEST_HOOKS
+        tcase_add_test(tc, test_helper_is_shut_in);
+        tcase_add_test(tc, test_open_after_filter_kills_helper);
+        tcase_add_test(tc, test_crash_ends_only_that_decoder);
+#endif
+        suite_add_tcase(s, tc);
+
+#ifdef KEYD_TEST_HOOKS
+        tc = tcase_create("deadline");
+        tcase_add_checked_fixture(tc, setup_short_deadline, teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_hang_is_killed_at_deadline);
+        suite_add_tcase(s, tc);
+#endif
+
+        tc = tcase_create("limits");
+        tcase_add_checked_fixture(tc, setup_limits, teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_limits);
         suite_add_tcase(s, tc);
         return s;
 }
@@ -109,6 +541,13 @@ int main(void) {
         hevc10_path = make_encrypted_clip("hevc10", "-c:v libx265 -preset ultrafast -x265-params log-level=error "
                                                     "-pix_fmt yuv420p10le",
                                           "256x144", 12);
+        {
+                _cleanup_free_ char *path = strdup(h264_path);
+
+                /* read_stream() asserts: read it in a forked-off test's way is
+                 * not needed, libavformat does not fail on our own clip. */
+                read_stream(path, &h264);
+        }
         sr = srunner_create(decoder_suite());
         srunner_run_all(sr, CK_ENV);
         failed = srunner_ntests_failed(sr);

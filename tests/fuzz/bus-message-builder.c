@@ -22,6 +22,7 @@ typedef struct Method {
 } Method;
 
 #define PROPERTIES "org.freedesktop.DBus.Properties"
+#define KEYD_DECODER_INTERFACE "org.keyd.KeyBroker1.VideoDecoder"
 
 /* Everything keyd serves (contract sections 3 and 4) and what sd-bus adds. */
 static const Method methods[] = {
@@ -43,6 +44,12 @@ static const Method methods[] = {
         { KEYD_SESSION_INTERFACE, "EncryptionBltFd", "uay" },
         { KEYD_SESSION_INTERFACE, "CheckCryptoSessionStatus", "" },
         { KEYD_SESSION_INTERFACE, "Close", "" },
+        { KEYD_SESSION_INTERFACE, "CreateVideoDecoder", "suuay" },
+        { KEYD_DECODER_INTERFACE, "DecodeSample", "aya(uu)ayayx" },
+        { KEYD_DECODER_INTERFACE, "DecodeSampleFd", "ha(uu)ayayx" },
+        { KEYD_DECODER_INTERFACE, "Drain", "" },
+        { KEYD_DECODER_INTERFACE, "Flush", "" },
+        { KEYD_DECODER_INTERFACE, "Close", "" },
         { PROPERTIES, "Get", "ss" },
         { PROPERTIES, "GetAll", "s" },
         { PROPERTIES, "Set", "ssv" },
@@ -505,7 +512,7 @@ int builder_new_call(sd_bus *bus, const char *destination, const ByteSource *src
         Builder b = { .src = src, .config = config, .budget = 256 };
         const Method *method = &methods[source_u8(src) % N_METHODS];
         const char *path, *interface, *member;
-        char member_buf[32], signature[256];
+        char member_buf[32], signature[256], decoder_path[128];
         bool natural_path;
         uint8_t choice;
         int r;
@@ -519,7 +526,12 @@ int builder_new_call(sd_bus *bus, const char *destination, const ByteSource *src
                 path = KEYD_MANAGER_PATH;
         else if (natural_path && strcmp(method->interface, KEYD_SESSION_INTERFACE) == 0 && config->n_paths > 0)
                 path = config->paths[source_u8(src) % config->n_paths];
-        else
+        else if (natural_path && strcmp(method->interface, KEYD_DECODER_INTERFACE) == 0 && config->n_paths > 0) {
+                /* The first decoder of one of the sessions, made or not. */
+                snprintf(decoder_path, sizeof(decoder_path), "%s/decoder/0",
+                         config->paths[source_u8(src) % config->n_paths]);
+                path = decoder_path;
+        } else
                 path = pick_path(&b);
 
         choice = source_u8(src);

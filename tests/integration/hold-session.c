@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* keyd-hold-session ADDRESS: create a crypto session with libkeyd on the bus
- * at ADDRESS, negotiate a random key into it, print its object path and
- * handle, and keep it open until stdin is closed. For the busctl test,
+/* keyd-hold-session ADDRESS [--decoder]: create a crypto session with libkeyd
+ * on the bus at ADDRESS, negotiate a random key into it, print its object
+ * path and handle (and with --decoder, make an H.264 video decoder on it and
+ * print its path third), and keep it open until stdin is closed. For the busctl test,
  * which needs a session to look at that outlives a single busctl call. */
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -28,8 +31,11 @@ int main(int argc, char *argv[]) {
         char buf[64];
         HRESULT hr;
 
-        if (argc != 2) {
-                fprintf(stderr, "Usage: keyd-hold-session ADDRESS\n");
+        keyd_video_decoder *decoder = NULL;
+        bool want_decoder = argc == 3 && strcmp(argv[2], "--decoder") == 0;
+
+        if (argc != 2 && !want_decoder) {
+                fprintf(stderr, "Usage: keyd-hold-session ADDRESS [--decoder]\n");
                 return EXIT_FAILURE;
         }
 
@@ -64,13 +70,23 @@ int main(int argc, char *argv[]) {
                 return fail(hr, "GetCryptoSessionHandle");
         free(cert);
 
-        printf("%s %" PRIu64 "\n", keyd_crypto_session_get_object_path(session), handle);
+        if (want_decoder) {
+                /* No codec configuration: an Annex-B stream. */
+                hr = keyd_create_video_decoder(session, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT, 320, 240, 0, NULL,
+                                               &decoder);
+                if (KEYD_FAILED(hr))
+                        return fail(hr, "CreateVideoDecoder");
+                printf("%s %" PRIu64 " %s/decoder/0\n", keyd_crypto_session_get_object_path(session), handle,
+                       keyd_crypto_session_get_object_path(session));
+        } else
+                printf("%s %" PRIu64 "\n", keyd_crypto_session_get_object_path(session), handle);
         fflush(stdout);
 
         /* Hold the session until our stdin closes. */
         while (read(STDIN_FILENO, buf, sizeof(buf)) > 0)
                 ;
 
+        keyd_video_decoder_release(decoder);
         keyd_crypto_session_release(session);
         keyd_client_close(client);
         return EXIT_SUCCESS;

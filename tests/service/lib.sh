@@ -140,8 +140,10 @@ wait_for_name() {
 start_keyd() {
         mkdir -p "$tmp/state"
         chmod 0700 "$tmp/state"
+        # The build tree's keyd-decoder, when the build has one.
         DBUS_SYSTEM_BUS_ADDRESS=$address "$KEYD_BINARY" --bus=system --backend=software \
-                --state-dir="$tmp/state" "$@" </dev/null >>"$tmp/keyd.log" 2>&1 &
+                --state-dir="$tmp/state" ${KEYD_DECODER_BINARY:+--decoder-helper="$KEYD_DECODER_BINARY"} "$@" \
+                </dev/null >>"$tmp/keyd.log" 2>&1 &
         keyd_pid=$!
         _pids+=("$keyd_pid")
         wait_for_name

@@ -39,6 +39,10 @@ expected=(
 if [[ -n ${KEYD_BASHCOMPLETIONDIR:-} ]]; then
         expected+=("$KEYD_BASHCOMPLETIONDIR/keydctl")
 fi
+# The sandboxed decoder helper, when meson built it (-Ddecoder).
+if [[ -n ${KEYD_DECODER_BINARY:-} ]]; then
+        expected+=("$KEYD_LIBEXECDIR/keyd-decoder")
+fi
 # The Direct3D 11 bridge for Wine, when meson built it (-Dwine).
 if [[ -n ${KEYD_WINE_DIR:-} ]]; then
         expected+=("$KEYD_WINE_DIR/d3d11.dll" "$KEYD_WINE_DIR/keydwine.dll.so")
@@ -75,6 +79,7 @@ expect_eq "SONAME" "$soname" "libkeyd.so.$soversion"
 for f in "${expected[@]}"; do
         case $f in
         */keyd | */keydctl | */libkeyd.so*) ;;
+        */keyd-decoder) expect_eq "keyd-decoder is an executable" "$(mode "$f")" 755 ;;
         *) expect_eq "$f is 0644" "$(mode "$f")" 644 ;;
         esac
 done

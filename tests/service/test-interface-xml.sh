@@ -22,7 +22,10 @@ start_keyd
 
 # A session to introspect: it lives as long as keyd-hold-session's stdin.
 mkfifo "$tmp/hold.in"
-"$HOLD_SESSION_BINARY" "$address" <"$tmp/hold.in" >"$tmp/hold.out" 2>"$tmp/hold.err" &
+# With a video decoder on it, when keyd can decode (-Ddecoder=).
+hold_args=()
+[[ -n ${KEYD_DECODER_BINARY:-} ]] && hold_args=(--decoder)
+"$HOLD_SESSION_BINARY" "$address" "${hold_args[@]}" <"$tmp/hold.in" >"$tmp/hold.out" 2>"$tmp/hold.err" &
 _pids+=("$!")
 exec 8>"$tmp/hold.in"
 for _ in $(seq 200); do
@@ -37,15 +40,26 @@ introspect() {
 }
 introspect "$KEYD_MANAGER_PATH" "$tmp/manager.xml"
 introspect "$session" "$tmp/session.xml"
+introspected=("$tmp/manager.xml" "$tmp/session.xml")
+decoder=$(awk '{ print $3; exit }' "$tmp/hold.out")
+if [[ -n ${KEYD_DECODER_BINARY:-} ]]; then
+        [[ $decoder == "$session"/decoder/0 ]] || fail "no decoder held: $(cat "$tmp/hold.out" "$tmp/hold.err")"
+        introspect "$decoder" "$tmp/decoder.xml"
+        introspected+=("$tmp/decoder.xml")
+fi
 exec 8>&-
 
-"$PYTHON" - "$xml" "$tmp/manager.xml" "$tmp/session.xml" <<'EOF' || fail "the interface XML and the running keyd differ (above)"
+"$PYTHON" - "$xml" "${introspected[@]}" <<'EOF' || fail "the interface XML and the running keyd differ (above)"
+import os
 import sys
 import xml.etree.ElementTree as ET
 
 PREFIX = "org.keyd.KeyBroker1."
 # Only in builds with -Dtest_hooks=true (daemon/test-hooks.h); never installed.
 TEST_ONLY = {"org.keyd.KeyBroker1.Test"}
+# A keyd built without decoding (-Ddecoder=disabled) serves no decoder to look at.
+if not os.environ.get("KEYD_DECODER_BINARY"):
+    TEST_ONLY.add("org.keyd.KeyBroker1.VideoDecoder")
 
 
 def canon(elem):
