@@ -91,7 +91,19 @@ fi
 status=0
 "$KEYDCTL_BINARY" --address="$address" play "$tmp/h264-qcif.mp4" --frame=1 >/dev/null 2>"$tmp/err" || status=$?
 ((status == 2)) || fail "--frame without --png: status $status: $(cat "$tmp/err")"
-ok "--frame past the end and --frame without --png are refused"
+expect_refused_play() {
+        local what=$1 want=$2 pattern=$3 status=0
+        shift 3
+        "$KEYDCTL_BINARY" --address="$address" play "$@" >/dev/null 2>"$tmp/err" || status=$?
+        if ((status != want)) || ! grep -q -E -- "$pattern" "$tmp/err"; then
+                fail "$what: status $status, expected $want and '$pattern': $(cat "$tmp/err")"
+        fi
+}
+expect_refused_play "--frame not a number" 2 "^keydctl: --frame=x: expected a frame number" \
+        "$tmp/h264-qcif.mp4" --key="$content_key" --png="$tmp/x.png" --frame=x
+expect_refused_play "--png in a directory that is not there" 1 "^keydctl: --png=$tmp/no/x.png: cannot create it" \
+        "$tmp/h264-qcif.mp4" --key="$content_key" --png="$tmp/no/x.png"
+ok "--frame past the end or not a number, --frame without --png, --png where it cannot be written: refused"
 
 # ---- what keydctl play refuses, before keyd sees anything ----
 # expect_refused WHAT STATUS PATTERN ARGS...: keydctl play ARGS exits STATUS
