@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -36,8 +37,9 @@
  * threads busy while the answer to keyd travels, few enough that a sample's
  * failure is reported soon after it. */
 #define PACKET_QUEUE_MAX 2u
-/* Frames decoded and written into memfds, not yet handed to keyd. */
-#define READY_MAX 64u
+/* Frames decoded and written into memfds, not yet handed to keyd: each
+ * holds an fd, within the sandbox's RLIMIT_NOFILE (48). */
+#define READY_MAX 32u
 
 typedef struct ReadyFrame {
         int fd;
@@ -455,6 +457,13 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
         max_memory = strtoull(argv[1], NULL, 10);
         if (max_memory < (64u << 20))
+                return EXIT_FAILURE;
+
+        /* glibc's malloc asks how many CPUs there are (by opening
+         * /sys/devices/system/cpu/online) the first time a thread needs an
+         * arena of its own, unless it is told how many arenas it may make:
+         * under the sandbox that open() is fatal. Four is plenty. */
+        if (mallopt(M_ARENA_MAX, 4) != 1)
                 return EXIT_FAILURE;
 
         /* Before anything is read. */

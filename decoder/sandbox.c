@@ -44,9 +44,10 @@ static int set_limits(uint64_t max_memory) {
                 rlim_t value;
         } fixed[] = {
                 { RLIMIT_CORE, 0 },
-                /* The socket, a sample memfd being mapped, a frame memfd being
-                 * written: a few, never files. */
-                { RLIMIT_NOFILE, 8 },
+                /* The socket, a sample memfd being mapped, and the frame
+                 * memfds decoded but not yet handed to keyd (keyd-decoder.c's
+                 * READY_MAX): never files. */
+                { RLIMIT_NOFILE, 48 },
                 /* A frame memfd is at most 4096x2304 P010 (28 MiB); frames
                  * are memfds, and ftruncate() of one is bounded by this. */
                 { RLIMIT_FSIZE, 64u << 20 },

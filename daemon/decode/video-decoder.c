@@ -530,7 +530,7 @@ int video_decoder_create(Session *s, sd_bus_message *message, const char *profil
         Manager *m = s->manager;
         Client *c = s->client;
         DecoderRequest req = { .type = DECODER_REQUEST_INIT };
-        keyd_guid guid;
+        keyd_guid guid = {};
         DecoderCodec codec = DECODER_CODEC_H264;
         VideoDecoder *d;
         int r;

@@ -404,7 +404,11 @@ HRESULT keyd_decoder_submit_buffer(keyd_video_decoder *decoder,
                                    int64_t Pts);
 
 /* ID3D11VideoContext::DecoderEndFrame: keyd decrypts and decodes what was submitted since
- * begin_frame; frames that became ready are queued in the client for get_frame. */
+ * begin_frame; frames that became ready are queued in the client for get_frame.
+ * keyd's argument checks (subsample map, IV and key sizes, limits) fail this
+ * call; the decoder itself works on while the answer travels, so libavcodec
+ * refusing a sample (KEYD_E_INVALIDARG, "libavcodec could not decode the
+ * sample: ...") is reported by the next end_frame or drain. */
 HRESULT keyd_decoder_end_frame(keyd_video_decoder *decoder);
 
 /* End of stream: keyd drains the decoder's delayed frames into the queue. */

@@ -80,6 +80,20 @@ START_TEST(test_h264_matches_ffmpeg) {
 }
 END_TEST
 
+/* 16 frame threads hold 15 frames back: the drain takes several Drain
+ * calls of at most 8 frames each, and the helper more frames than it has
+ * fds at once if it did not hand them over as it goes. */
+static void setup_many_threads(void) {
+        static const char *const args[] = { "--decoder-threads=16", NULL };
+
+        start_bus_and_keyd(args);
+}
+
+START_TEST(test_h264_many_threads_matches_ffmpeg) {
+        decode_and_compare(h264_path, KEYD_FORMAT_NV12, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT);
+}
+END_TEST
+
 START_TEST(test_hevc_main10_matches_ffmpeg) {
         decode_and_compare(hevc10_path, KEYD_FORMAT_P010, &KEYD_DECODER_PROFILE_HEVC_VLD_MAIN10);
 }
@@ -208,7 +222,7 @@ START_TEST(test_helper_is_shut_in) {
         ck_assert_str_eq(nnp, "1");
         ck_assert_str_eq(seccomp, "2");
         ck_assert_msg(strncmp(core, "0", 1) == 0, "core limit: %s", core);
-        ck_assert_msg(strncmp(nofile, "8 ", 2) == 0, "open files limit: %s", nofile);
+        ck_assert_msg(strncmp(nofile, "48 ", 3) == 0, "open files limit: %s", nofile);
         ck_assert_msg(strncmp(as, "4294967296", 10) == 0, "address space limit: %s", as);
 
         /* It decodes under all that; then it says which fds it holds and
@@ -519,6 +533,12 @@ static Suite *decoder_suite(void) {
         tcase_add_test(tc, test_hang_is_killed_at_deadline);
         suite_add_tcase(s, tc);
 #endif
+
+        tc = tcase_create("threads");
+        tcase_add_checked_fixture(tc, setup_many_threads, teardown);
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, test_h264_many_threads_matches_ffmpeg);
+        suite_add_tcase(s, tc);
 
         tc = tcase_create("limits");
         tcase_add_checked_fixture(tc, setup_limits, teardown);

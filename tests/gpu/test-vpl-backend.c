@@ -298,6 +298,32 @@ START_TEST(test_hw_protection_exchange) {
 }
 END_TEST
 
+/* The vpl backend decodes nothing (protected decode would need oneVPL on an
+ * Intel GPU): CreateVideoDecoder says Unsupported and why. */
+START_TEST(test_no_video_decoder) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *path = NULL;
+        sd_bus *bus;
+
+        start_vpl();
+        bus = gpu_connect();
+        ck_assert_msg(gpu_create_session(bus, GUID_AES128_CTR, GUID_H264, GUID_HW_PROTECTION, &path, &error) >= 0,
+                      "CreateCryptoSession: %s", error.message);
+        ck_assert_int_lt(sd_bus_call_method(bus, "org.keyd.KeyBroker1", path, "org.keyd.KeyBroker1.CryptoSession",
+                                            "CreateVideoDecoder", &error, &reply, "suuay", GUID_H264, 1920, 1080,
+                                            (size_t) 0),
+                         0);
+        ck_assert_str_eq(error.name, "org.keyd.KeyBroker1.Error.Unsupported");
+        ck_assert_msg(strstr(error.message, "0x887A0004: the vpl backend cannot decode") &&
+                              strstr(error.message, "oneVPL's protected decode"),
+                      "message: %s", error.message);
+        sd_bus_error_free(&error);
+        ck_assert_int_ge(gpu_close_session(bus, path, &error), 0);
+        sd_bus_flush_close_unref(bus);
+}
+END_TEST
+
 START_TEST(test_tee_only_session) {
         sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_free_ char *path = NULL, *config = NULL;
@@ -614,6 +640,7 @@ static Suite *vpl_suite(void) {
         tcase_add_test(tc, test_rsaes_oaep_unsupported);
         tcase_add_test(tc, test_hw_protection_exchange);
         tcase_add_test(tc, test_tee_only_session);
+        tcase_add_test(tc, test_no_video_decoder);
         tcase_add_test(tc, test_output_too_large);
         tcase_add_test(tc, test_max_output_size_bounded);
         tcase_add_test(tc, test_create_destroy_pair_up);

@@ -81,7 +81,7 @@ static const char *const session_methods[] = {
         "StartSessionKeyRefresh", "FinishSessionKeyRefresh",          "GetEncryptionBltKey",
         "CreateSurface",         "DestroySurface",                    "DecryptionBlt",
         "DecryptionBltFd",       "EncryptionBlt",                     "EncryptionBltFd",
-        "CheckCryptoSessionStatus", "Close",
+        "CheckCryptoSessionStatus", "CreateVideoDecoder",              "Close",
 };
 
 static int append_session_args(sd_bus_message *m, const char *method, uint32_t surface) {
@@ -123,6 +123,11 @@ static int append_session_args(sd_bus_message *m, const char *method, uint32_t s
                 r = sd_bus_message_append(m, "u", surface);
                 if (r >= 0)
                         r = sd_bus_message_append_array(m, 'y', iv, sizeof(iv));
+        } else if (streq(method, "CreateVideoDecoder")) {
+                /* D3D11_DECODER_PROFILE_H264_VLD_NOFGT, no codec configuration. */
+                r = sd_bus_message_append(m, "suu", "1b81be68-a0c7-11d3-b984-00c04f2e73c5", 320, 240);
+                if (r >= 0)
+                        r = sd_bus_message_append_array(m, 'y', data, 0);
         }
         return r;
 }
