@@ -210,8 +210,12 @@ _printf_(2, 3) static void decoder_die(VideoDecoder *d, const char *fmt, ...) {
         sample_buffer_free(d);
 
         pending = TAKE_PTR(d->pending);
-        if (!pending)
+        if (!pending) {
+                /* It died between calls (it decodes while answers travel):
+                 * the next call is the one that fails with the reason. */
+                d->death_unreported = true;
                 return;
+        }
         if (d->pending_type == DECODER_REQUEST_INIT) {
                 char text[400];
 
@@ -602,6 +606,12 @@ int video_decoder_create(Session *s, sd_bus_message *message, const char *profil
 /* ---- the calls ---- */
 
 static int require_usable(VideoDecoder *d, const char *method, sd_bus_error *error) {
+        if (d->dead && d->death_unreported) {
+                d->death_unreported = false;
+                return bus_error_setf(error, -EIO, "%s: %s after the last call; this decoder is closed, create a "
+                                      "new one",
+                                      method, d->dead_reason);
+        }
         if (d->dead)
                 return bus_error_setf(error, -ENODEV, "%s: %s; this decoder is closed, create a new one", method,
                                       d->dead_reason);

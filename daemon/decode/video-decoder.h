@@ -59,6 +59,7 @@ typedef struct VideoDecoder {
         bool sample_fd_sent;
 
         bool dead;
+        bool death_unreported;        /* died with no call waiting: the next one gets E_FAIL */
         char dead_reason[256];
 } VideoDecoder;
 

@@ -353,8 +353,9 @@ HRESULT keyd_get_key_exchange_data_size(const uint8_t *pCertificate, uint32_t Ce
  * A decoder belongs to the crypto session (and client) that created it; it is
  * closed with the session or when the client disconnects. If its helper
  * crashes or misses keyd's per-frame deadline, the call fails with
- * KEYD_E_FAIL and a message that says which, and the decoder is dead: every
- * later call on it returns KEYD_DXGI_ERROR_DEVICE_REMOVED. Release it and
+ * KEYD_E_FAIL and a message that says which (when it died between calls,
+ * the next call does), and the decoder is dead: every later call on it
+ * returns KEYD_DXGI_ERROR_DEVICE_REMOVED. Release it and
  * create a new one. Other decoders and sessions are not affected. */
 
 /* D3D11_VIDEO_DECODER_SUB_SAMPLE_MAPPING_BLOCK: ClearSize bytes in the clear,

@@ -289,6 +289,29 @@ START_TEST(test_crash_ends_only_that_decoder) {
 }
 END_TEST
 
+/* A helper that dies between calls: the next call says so (E_FAIL and
+ * how), the ones after are DeviceRemoved. */
+START_TEST(test_death_between_calls) {
+        keyd_client *c = open_client();
+        uint8_t wrapped[16];
+        keyd_crypto_session *s = session_with_content_key(c, wrapped);
+        keyd_video_decoder *d = h264_decoder(s);
+        pid_t pid = helper_pid(s, 0);
+
+        ck_assert_hr(decode_sample(d, wrapped, &h264.samples[0]), KEYD_S_OK);
+        ck_assert_int_eq(kill(pid, SIGKILL), 0);
+        ck_assert(process_gone(pid));
+        ck_assert_hr(decode_sample(d, wrapped, &h264.samples[1]), KEYD_E_FAIL);
+        ck_assert_msg(str_contains(keyd_last_error_message(), "SIGKILL") &&
+                              str_contains(keyd_last_error_message(), "after the last call"),
+                      "message: %s", keyd_last_error_message());
+        ck_assert_hr(decode_sample(d, wrapped, &h264.samples[1]), KEYD_DXGI_ERROR_DEVICE_REMOVED);
+        keyd_video_decoder_release(d);
+        keyd_crypto_session_release(s);
+        keyd_client_close(c);
+}
+END_TEST
+
 static void setup_short_deadline(void) {
         static const char *const args[] = { "--decoder-deadline-ms=2000", NULL };
 
@@ -524,6 +547,7 @@ static Suite *decoder_suite(void) {
         tcase_add_test(tc, test_open_after_filter_kills_helper);
         tcase_add_test(tc, test_crash_ends_only_that_decoder);
 #endif
+        tcase_add_test(tc, test_death_between_calls);
         suite_add_tcase(s, tc);
 
 #ifdef KEYD_TEST_HOOKS
