@@ -132,6 +132,29 @@ static int parse_key(const char *s, uint8_t key[static KEY_SIZE]) {
         return 0;
 }
 
+/* --key=-: the hex digits from standard input (one line), so that the key
+ * is not in the process list. Read into the locked key memory. */
+static int read_key_from_stdin(PlayKeys *keys) {
+        _cleanup_(secure_freep) char *buf = secure_alloc(2 * KEY_SIZE + 3);
+        size_t n = 0;
+        int c, r;
+
+        if (!buf) {
+                keydctl_error("cannot allocate locked memory for the key: %m\n");
+                return -KEYDCTL_EXIT_FAILURE;
+        }
+        /* One character more than a key has: too long says so. */
+        while ((c = getchar()) != EOF && c != '\n')
+                if (n < 2 * KEY_SIZE + 1)
+                        buf[n++] = (char) c;
+        if (n > 0 && buf[n - 1] == '\r')
+                n--;
+        buf[n] = '\0';
+        r = parse_key(buf, keys->content_key);
+        explicit_bzero(buf, 2 * KEY_SIZE + 3);
+        return r;
+}
+
 static int parse_frame_number(const char *s, uint64_t *ret) {
         unsigned long long v;
         char *end;
@@ -676,7 +699,12 @@ int verb_play(const Keydctl *ctl, int argc, char *argv[]) {
                 keydctl_error("cannot allocate locked memory for the keys: %m\n");
                 return -KEYDCTL_EXIT_FAILURE;
         }
-        if (ctl->key) {
+        if (ctl->key && streq(ctl->key, "-")) {
+                r = read_key_from_stdin(p.keys);
+                if (r < 0)
+                        return r;
+                p.have_key = true;
+        } else if (ctl->key) {
                 r = parse_key(ctl->key, p.keys->content_key);
                 if (r < 0)
                         return r;

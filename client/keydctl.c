@@ -259,7 +259,9 @@ static const Verb verbs[] = {
                 "each frame's MD5 as ffmpeg -f framemd5 does",
                 "     --key=HEX                The content key, 32 hex digits (as ffmpeg's\n"
                 "                              -decryption_key); sent to keyd wrapped with a\n"
-                "                              negotiated session key. Not needed for clear files\n"
+                "                              negotiated session key. Not needed for clear files.\n"
+                "                              --key=- reads it from standard input, out of the\n"
+                "                              process list\n"
                 "     --png=FILE               Write one decoded frame as a PNG picture\n"
                 "     --frame=N                Which frame --png writes (default 0, the first)\n"
                 KEY_EXCHANGE_HELP

@@ -141,6 +141,25 @@ ff -f lavfi -i testsrc2=size=64x64:rate=25 -frames:v 2 -c:v libx265 -pix_fmt yuv
 expect_refused "HEVC 4:4:4 (Range Extensions)" 1 "HEVC profile 4 with 8-bit samples; keyd decodes HEVC Main" \
         "$tmp/rext.mp4"
 
+# --key=-: the key from standard input, not the command line.
+printf '%s\n' "$content_key" | "$KEYDCTL_BINARY" --address="$address" play "$tmp/h264-qcif.mp4" --key=- \
+        >"$tmp/stdin.keyd" 2>"$tmp/stdin.err" || fail "--key=-: $(cat "$tmp/stdin.err")"
+[[ $(md5_column "$tmp/stdin.keyd") == "$(md5_column "$tmp/h264-qcif.ffmpeg")" ]] ||
+        fail "--key=-: the frames differ from ffmpeg's"
+status=0
+printf '%s\n' "${content_key}00" | "$KEYDCTL_BINARY" --address="$address" play "$tmp/h264-qcif.mp4" --key=- \
+        >/dev/null 2>"$tmp/stdin.err" || status=$?
+if ((status != 2)) || ! grep -q "got 33 characters" "$tmp/stdin.err"; then
+        fail "--key=- with a line too long: status $status: $(cat "$tmp/stdin.err")"
+fi
+ok "--key=- reads the key from standard input (and refuses a line too long)"
+
+# The key is never printed: not by keydctl, not by keyd.
+if grep -l -i -F "$content_key" "$tmp"/*.err "$tmp"/*.keyd "$tmp/keyd.log"; then
+        fail "the content key appears in the files above"
+fi
+ok "the content key is in no output of keydctl or keyd"
+
 # A clear file plays too (no key needed), as ffmpeg decodes it.
 "$KEYDCTL_BINARY" --address="$address" play "$tmp/h264-qcif-clear.mp4" >"$tmp/clear.keyd" 2>"$tmp/clear.err" ||
         fail "a clear file: $(cat "$tmp/clear.err")"
