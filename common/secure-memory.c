@@ -535,6 +535,33 @@ size_t secure_memory_in_use(void) {
         return n;
 }
 
+int secure_lock_mapping(void *p, size_t length) {
+        int r = 0;
+
+        length = secure_pages_size(length);
+        pool_lock();
+        if (pool.limit > 0 && (length > pool.limit || pool.locked > pool.limit - length))
+                r = -ENOMEM;
+        else if (secure_lock_pages(p, length) < 0)
+                r = -ENOMEM;
+        else if (madvise(p, length, MADV_DONTDUMP) < 0) {
+                r = -errno;
+                (void) munlock(p, length);
+        } else
+                pool.locked += length;
+        pool_unlock();
+        return r;
+}
+
+void secure_unlock_mapping(void *p, size_t length) {
+        length = secure_pages_size(length);
+        explicit_bzero(p, length);
+        pool_lock();
+        (void) munlock(p, length);
+        pool.locked -= length;
+        pool_unlock();
+}
+
 void secure_memory_set_limit(size_t max_locked_bytes) {
         pool_lock();
         pool.limit = max_locked_bytes;

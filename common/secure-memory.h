@@ -67,6 +67,15 @@ static inline int secure_lock_pages(void *p, size_t n) {
         return (int) syscall(SYS_mlock, p, n);
 }
 
+/* Lock a writable mapping made elsewhere (keyd's shared memfd for a
+ * decrypted sample) and leave it out of core dumps, counted against the same
+ * limit: -ENOMEM past it or when it cannot be locked. It cannot be
+ * MADV_WIPEONFORK (a shared mapping): nothing forks keyd but posix_spawn(),
+ * which execs at once. secure_unlock_mapping() wipes it and gives the pages
+ * back to the limit; the caller unmaps. */
+int secure_lock_mapping(void *p, size_t length);
+void secure_unlock_mapping(void *p, size_t length);
+
 /* Wipe that the compiler may not optimise away. */
 void secure_wipe(void *p, size_t n);
 

@@ -21,8 +21,10 @@ static uint32_t align_up(uint32_t v, uint32_t a) {
 static void copy_nv12(const AVFrame *f, uint8_t *y, uint8_t *uv, uint32_t pitch) {
         uint32_t w = (uint32_t) f->width, h = (uint32_t) f->height, cw = (w + 1) / 2, ch = (h + 1) / 2;
 
-        for (uint32_t row = 0; row < h; row++)
+        for (uint32_t row = 0; row < h; row++) {
                 memcpy(y + (size_t) row * pitch, f->data[0] + (size_t) row * f->linesize[0], w);
+                memset(y + (size_t) row * pitch + w, 0, pitch - w);
+        }
         for (uint32_t row = 0; row < ch; row++) {
                 const uint8_t *u = f->data[1] + (size_t) row * f->linesize[1];
                 const uint8_t *v = f->data[2] + (size_t) row * f->linesize[2];
@@ -32,6 +34,7 @@ static void copy_nv12(const AVFrame *f, uint8_t *y, uint8_t *uv, uint32_t pitch)
                         d[2 * x] = u[x];
                         d[2 * x + 1] = v[x];
                 }
+                memset(d + 2 * cw, 0, pitch - 2 * cw);
         }
 }
 
@@ -46,6 +49,7 @@ static void copy_p010(const AVFrame *f, uint8_t *y, uint8_t *uv, uint32_t pitch)
 
                 for (uint32_t x = 0; x < w; x++)
                         d[x] = (uint16_t) (s[x] << 6);
+                memset(d + w, 0, pitch - 2 * w);
         }
         for (uint32_t row = 0; row < ch; row++) {
                 const uint16_t *u = (const uint16_t *) (f->data[1] + (size_t) row * f->linesize[1]);
@@ -56,6 +60,7 @@ static void copy_p010(const AVFrame *f, uint8_t *y, uint8_t *uv, uint32_t pitch)
                         d[2 * x] = (uint16_t) (u[x] << 6);
                         d[2 * x + 1] = (uint16_t) (v[x] << 6);
                 }
+                memset(d + 2 * cw, 0, pitch - 4 * cw);
         }
 }
 
@@ -99,7 +104,7 @@ int frame_to_memfd(const AVFrame *frame, DecoderAnswer *answer) {
                 if (!staging)
                         return -ENOMEM;
         }
-        memset(staging, 0, size);
+        /* Every byte is written below, the padding at the end of each row too. */
         if (p010)
                 copy_p010(frame, staging, staging + y_size, pitch);
         else

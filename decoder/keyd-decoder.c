@@ -430,15 +430,21 @@ static int handle_flush(Decoder *d) {
                 d->queue_head = (d->queue_head + 1) % PACKET_QUEUE_MAX;
                 d->queue_len--;
         }
-        while (d->busy)
+        /* Frames are dropped as they come, so that a thread waiting for room
+         * in the ready list gets it and finishes its packet. */
+        for (;;) {
+                while (d->ready_len > 0) {
+                        close(d->ready[d->ready_head].fd);
+                        d->ready_head = (d->ready_head + 1) % READY_MAX;
+                        d->ready_len--;
+                }
+                if (!d->busy)
+                        break;
+                pthread_cond_broadcast(&d->cond);
                 pthread_cond_wait(&d->cond, &d->lock);
+        }
         /* The thread waits for work and cannot start any while we hold the lock. */
         avcodec_flush_buffers(d->ctx);
-        while (d->ready_len > 0) {
-                close(d->ready[d->ready_head].fd);
-                d->ready_head = (d->ready_head + 1) % READY_MAX;
-                d->ready_len--;
-        }
         d->error = 0;
         d->drain_requested = d->drained = false;
         pthread_cond_broadcast(&d->cond);

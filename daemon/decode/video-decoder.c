@@ -87,8 +87,12 @@ static void sample_wipe(VideoDecoder *d) {
 
 static void sample_buffer_free(VideoDecoder *d) {
         sample_wipe(d);
-        if (d->sample)
+        if (d->sample) {
+                secure_unlock_mapping(d->sample, d->sample_capacity);
                 munmap(d->sample, d->sample_capacity);
+                if (d->session->client)
+                        client_uncharge(d->session->client, CHARGE_SURFACE, d->sample_capacity);
+        }
         d->sample = NULL;
         d->sample_capacity = 0;
         if (d->sample_fd >= 0)
@@ -98,11 +102,13 @@ static void sample_buffer_free(VideoDecoder *d) {
 }
 
 /* Room for size bytes of plaintext: a memfd whose pages keyd locks (no
- * swap) and leaves out of core dumps. Grows in powers of two. */
+ * swap) and leaves out of core dumps, counted like a protected surface
+ * against the connection's and the user's memory and keyd's locked-memory
+ * limit. Grows in powers of two. */
 static int sample_buffer_reserve(VideoDecoder *d, size_t size, sd_bus_error *error) {
         size_t capacity = 64u * 1024u;
         uint8_t *p;
-        int fd;
+        int fd, r;
 
         if (size <= d->sample_capacity)
                 return 0;
@@ -110,32 +116,43 @@ static int sample_buffer_reserve(VideoDecoder *d, size_t size, sd_bus_error *err
                 capacity *= 2;
 
         sample_buffer_free(d);
+        r = client_charge(d->session->client, CHARGE_SURFACE, capacity, "the decoder's sample buffer", error);
+        if (r < 0)
+                return r;
         fd = memfd_create("keyd-sample", MFD_CLOEXEC);
-        if (fd < 0)
-                return bus_error_setf(error, -errno, "cannot make the sample memfd: %m");
+        if (fd < 0) {
+                r = bus_error_setf(error, -errno, "cannot make the sample memfd: %m");
+                goto fail;
+        }
         if (ftruncate(fd, (off_t) capacity) < 0) {
                 close(fd);
-                return bus_error_setf(error, -ENOMEM, "cannot size the sample memfd to %zu bytes: %m", capacity);
+                r = bus_error_setf(error, -ENOMEM, "cannot size the sample memfd to %zu bytes: %m", capacity);
+                goto fail;
         }
         p = mmap(NULL, capacity, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         if (p == MAP_FAILED) {
                 close(fd);
-                return bus_error_setf(error, -ENOMEM, "cannot map the sample memfd: %m");
+                r = bus_error_setf(error, -ENOMEM, "cannot map the sample memfd: %m");
+                goto fail;
         }
-        (void) madvise(p, capacity, MADV_DONTDUMP);
-        if (secure_lock_pages(p, capacity) < 0) {
+        if (secure_lock_mapping(p, capacity) < 0) {
                 munmap(p, capacity);
                 close(fd);
-                return bus_error_setf(error, -ENOMEM,
-                                      "cannot lock %zu bytes for the decrypted sample (RLIMIT_MEMLOCK); the "
-                                      "plaintext may not reach swap",
-                                      capacity);
+                r = bus_error_setf(error, -ENOMEM,
+                                   "cannot lock %zu bytes for the decrypted sample (--max-locked-memory or "
+                                   "RLIMIT_MEMLOCK reached); the plaintext may not reach swap",
+                                   capacity);
+                goto fail;
         }
         d->sample_fd = fd;
         d->sample = p;
         d->sample_capacity = capacity;
         d->sample_fd_sent = false;
         return 0;
+
+fail:
+        client_uncharge(d->session->client, CHARGE_SURFACE, capacity);
+        return r;
 }
 
 /* ---- talking to the helper ---- */

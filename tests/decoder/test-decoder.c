@@ -29,7 +29,8 @@ static void teardown(void) {
 
 /* Decode the whole stream through keyd, then compare every frame's MD5
  * with ffmpeg's, in order, and the pts with the samples'. */
-static void decode_and_compare(const char *path, uint32_t format, const keyd_guid *profile) {
+static void decode_and_compare_after(const char *path, uint32_t format, const keyd_guid *profile,
+                                     size_t seek_from) {
         keyd_client *c = open_client();
         uint8_t wrapped[16];
         keyd_crypto_session *s = session_with_content_key(c, wrapped);
@@ -45,6 +46,13 @@ static void decode_and_compare(const char *path, uint32_t format, const keyd_gui
 
         ck_assert_hr(keyd_create_video_decoder(s, profile, st.width, st.height, st.config_size, st.config, &d),
                      KEYD_S_OK);
+        /* A seek back to the start: what was decoded before is dropped. */
+        if (seek_from > 0) {
+                for (size_t i = seek_from; i < st.n_samples; i++)
+                        ck_assert_hr(decode_sample(d, wrapped, &st.samples[i]), KEYD_S_OK);
+                ck_assert_hr(keyd_decoder_flush(d), KEYD_S_OK);
+                ck_assert_hr(keyd_decoder_get_frame(d, &f), KEYD_S_FALSE);
+        }
         for (size_t i = 0; i <= st.n_samples; i++) {
                 if (i < st.n_samples)
                         ck_assert_hr(decode_sample(d, wrapped, &st.samples[i]), KEYD_S_OK);
@@ -75,6 +83,10 @@ static void decode_and_compare(const char *path, uint32_t format, const keyd_gui
         keyd_client_close(c);
 }
 
+static void decode_and_compare(const char *path, uint32_t format, const keyd_guid *profile) {
+        decode_and_compare_after(path, format, profile, 0);
+}
+
 START_TEST(test_h264_matches_ffmpeg) {
         decode_and_compare(h264_path, KEYD_FORMAT_NV12, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT);
 }
@@ -91,6 +103,12 @@ static void setup_many_threads(void) {
 
 START_TEST(test_h264_many_threads_matches_ffmpeg) {
         decode_and_compare(h264_path, KEYD_FORMAT_NV12, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT);
+}
+END_TEST
+
+/* Flush with 15 frames inside the decoder, then the stream from its start. */
+START_TEST(test_h264_flush_then_from_start) {
+        decode_and_compare_after(h264_path, KEYD_FORMAT_NV12, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT, 5);
 }
 END_TEST
 
@@ -312,6 +330,119 @@ START_TEST(test_death_between_calls) {
 }
 END_TEST
 
+#ifdef KEYD_TEST_HOOKS
+/* How often pattern occurs in keyd's writable memory (the test build's
+ * CountPattern, as tests/hooks/test-key-wipe uses it); it travels masked. */
+static uint32_t count_in_keyd(const uint8_t pattern[16]) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        uint8_t mask[16], masked[16];
+        sd_bus *bus = NULL;
+        uint64_t scanned;
+        uint32_t count;
+
+        random_bytes(mask, sizeof(mask));
+        for (size_t i = 0; i < 16; i++) {
+                mask[i] |= 1;
+                masked[i] = pattern[i] ^ mask[i];
+        }
+        ck_assert_int_eq(harness_open_bus(&bus), 0);
+        ck_assert_int_ge(sd_bus_message_new_method_call(bus, &m, KEYD_BUS_NAME, KEYD_MANAGER_PATH,
+                                                        "org.keyd.KeyBroker1.Test", "CountPattern"),
+                         0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', masked, sizeof(masked)), 0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', mask, sizeof(mask)), 0);
+        ck_assert_msg(sd_bus_call(bus, m, 60 * USEC_PER_SEC, &error, &reply) >= 0, "CountPattern: %s", error.message);
+        ck_assert_int_ge(sd_bus_message_read(reply, "ut", &count, &scanned), 0);
+        ck_assert_uint_gt(scanned, 1024 * 1024);
+        sd_bus_flush_close_unref(bus);
+        return count;
+}
+
+/* plaintext encrypted as CENC does with an 8-byte IV (counter from 0). */
+static void cenc_encrypt(const uint8_t iv[8], const uint8_t *plain, uint8_t *out, size_t n) {
+        uint8_t key[16], block[16], stream[16];
+        struct aes128_ctx aes;
+
+        hex_to_bytes(CONTENT_KEY_HEX, key, 16);
+        aes128_set_encrypt_key(&aes, key);
+        for (size_t off = 0; off < n; off += 16) {
+                uint64_t count = off / 16;
+
+                memcpy(block, iv, 8);
+                for (int i = 0; i < 8; i++)
+                        block[15 - i] = (uint8_t) (count >> (8 * i));
+                aes128_encrypt(&aes, 16, stream, block);
+                for (size_t i = 0; i < 16 && off + i < n; i++)
+                        out[off + i] = plain[off + i] ^ stream[i];
+        }
+}
+
+/* The decrypted sample is wiped from keyd's memory once the helper has it.
+ * Control: while a helper hangs on a sample (test hook), the same kind of
+ * plaintext is found, so the scan does reach where keyd keeps it. */
+START_TEST(test_plaintext_wiped) {
+        keyd_client *c = open_client();
+        uint8_t wrapped[16], marker[16], iv[8], plain[96], cipher[96];
+        keyd_crypto_session *s = session_with_content_key(c, wrapped);
+        keyd_video_decoder *d = h264_decoder(s);
+        keyd_subsample_mapping_block map = { 0, sizeof(plain) };
+        TestSample sample = { .data = cipher, .size = sizeof(cipher), .iv_size = 8, .subsamples = &map,
+                              .n_subsamples = 1 };
+        HRESULT hr;
+        pid_t child;
+        bool seen = false;
+
+        random_bytes(marker, sizeof(marker));
+        random_bytes(iv, sizeof(iv));
+        memcpy(sample.iv, iv, 8);
+
+        /* A (meaningless) encrypted sample whose plaintext holds the marker. */
+        memset(plain, 0, sizeof(plain));
+        for (size_t off = 16; off + 16 <= sizeof(plain); off += 16)
+                memcpy(plain + off, marker, 16);
+        cenc_encrypt(iv, plain, cipher, sizeof(plain));
+        hr = decode_sample(d, wrapped, &sample);
+        ck_assert_msg(hr == KEYD_S_OK || hr == KEYD_E_INVALIDARG, "0x%08X: %s", (unsigned) hr,
+                      keyd_last_error_message());
+        ck_assert_uint_eq(count_in_keyd(marker), 0);
+
+        /* The control: the same, beginning with the hang hook's text, in a
+         * child that waits for the deadline. */
+        memcpy(plain, "KEYD-TEST-HOOK:hang", strlen("KEYD-TEST-HOOK:hang"));
+        cenc_encrypt(iv, plain, cipher, sizeof(plain));
+        child = fork();
+        ck_assert_int_ge(child, 0);
+        if (child == 0) {
+                /* A connection of its own: sd-bus connections do not survive fork(). */
+                keyd_client *cc = open_client();
+                uint8_t wrapped_child[16];
+                keyd_crypto_session *cs = session_with_content_key(cc, wrapped_child);
+                keyd_video_decoder *cd = h264_decoder(cs);
+
+                _exit(KEYD_SUCCEEDED(decode_sample(cd, wrapped_child, &sample)) ? 1 : 0);
+        }
+        for (unsigned i = 0; i < 100 && !seen; i++) {
+                seen = count_in_keyd(marker) > 0;
+                if (!seen)
+                        usleep(50 * 1000);
+        }
+        ck_assert_msg(seen, "the plaintext of a sample being decoded is not found in keyd: the scan proves nothing");
+        {
+                int status = -1;
+
+                ck_assert_int_eq(waitpid(child, &status, 0), child);
+                ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the hung sample did not fail");
+        }
+        ck_assert_uint_eq(count_in_keyd(marker), 0);
+
+        keyd_video_decoder_release(d);
+        keyd_crypto_session_release(s);
+        keyd_client_close(c);
+}
+END_TEST
+#endif
+
 static void setup_short_deadline(void) {
         static const char *const args[] = { "--decoder-deadline-ms=2000", NULL };
 
@@ -368,7 +499,9 @@ START_TEST(test_other_client_is_denied) {
 END_TEST
 
 static void setup_limits(void) {
-        static const char *const args[] = { "--max-decoders-per-client=2", "--max-sample-size=4096", NULL };
+        /* A sample buffer is at least 64 KiB, and counts as protected memory. */
+        static const char *const args[] = { "--max-decoders-per-client=2", "--max-sample-size=4096",
+                                            "--max-surface-bytes-per-client=69632", NULL };
 
         start_bus_and_keyd(args);
 }
@@ -393,7 +526,17 @@ START_TEST(test_limits) {
         ck_assert_hr(decode_sample(d1, NULL, &sample), KEYD_E_INVALIDARG);
         ck_assert_msg(str_contains(keyd_last_error_message(), "--max-sample-size"), "message: %s",
                       keyd_last_error_message());
+
+        /* The decrypted sample's buffer is the connection's protected memory:
+         * one decoder's fits, a second one's does not. */
+        ck_assert_hr(decode_clear_text(d1, "a sample in the clear"), KEYD_S_OK);
+        d2 = h264_decoder(s);
+        ck_assert_hr(decode_clear_text(d2, "a sample in the clear"), KEYD_E_OUTOFMEMORY);
+        ck_assert_msg(str_contains(keyd_last_error_message(), "the decoder's sample buffer"), "message: %s",
+                      keyd_last_error_message());
         keyd_video_decoder_release(d1);
+        ck_assert_hr(decode_clear_text(d2, "a sample in the clear"), KEYD_S_OK);
+        keyd_video_decoder_release(d2);
         keyd_crypto_session_release(s);
         keyd_client_close(c);
 }
@@ -555,6 +698,7 @@ static Suite *decoder_suite(void) {
         tcase_add_checked_fixture(tc, setup_short_deadline, teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_hang_is_killed_at_deadline);
+        tcase_add_test(tc, test_plaintext_wiped);
         suite_add_tcase(s, tc);
 #endif
 
@@ -562,6 +706,7 @@ static Suite *decoder_suite(void) {
         tcase_add_checked_fixture(tc, setup_many_threads, teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_h264_many_threads_matches_ffmpeg);
+        tcase_add_test(tc, test_h264_flush_then_from_start);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("limits");
