@@ -136,6 +136,9 @@ enum {
         ARG_DATA,
         ARG_PEM,
         ARG_DER,
+        ARG_KEY,
+        ARG_PNG,
+        ARG_FRAME,
 };
 
 /* Options that only some commands take, as bits of Verb.options. */
@@ -156,6 +159,9 @@ static const struct option options[] = {
         { "data", required_argument, NULL, ARG_DATA },
         { "pem", no_argument, NULL, ARG_PEM },
         { "der", no_argument, NULL, ARG_DER },
+        { "key", required_argument, NULL, ARG_KEY },
+        { "png", required_argument, NULL, ARG_PNG },
+        { "frame", required_argument, NULL, ARG_FRAME },
         {},
 };
 
@@ -170,6 +176,7 @@ typedef struct Verb {
         const char *name;
         int (*run)(const Keydctl *ctl, int argc, char *argv[]);
         unsigned options;        /* OPT() of each command option it takes */
+        const char *argument;    /* the one argument it takes (FILE), or NULL for none */
         const char *synopsis;    /* its options, for both helps */
         const char *summary;     /* lines for keydctl --help */
         const char *help;        /* its options, for keydctl COMMAND --help */
@@ -187,19 +194,19 @@ typedef struct Verb {
 
 static const Verb verbs[] = {
         {
-                "status", verb_status, OPT(ARG_JSON), "[--json]",
+                "status", verb_status, OPT(ARG_JSON), NULL, "[--json]",
                 "Show keyd's version, backend (hardware or the\n"
                 "software reference), sessions and limits",
                 JSON_HELP,
         },
         {
-                "caps", verb_caps, OPT(ARG_JSON) | OPT(ARG_PROFILE), "[--profile=P] [--json]",
+                "caps", verb_caps, OPT(ARG_JSON) | OPT(ARG_PROFILE), NULL, "[--profile=P] [--json]",
                 "Show the content protection caps for AES128-CTR\n"
                 "and the key exchange types keyd offers",
                 PROFILE_HELP JSON_HELP,
         },
         {
-                "negotiate", verb_negotiate, OPT(ARG_KEY_EXCHANGE) | OPT(ARG_PROFILE) | OPT(ARG_DATA),
+                "negotiate", verb_negotiate, OPT(ARG_KEY_EXCHANGE) | OPT(ARG_PROFILE) | OPT(ARG_DATA), NULL,
                 "[--key-exchange=H] [--profile=P] [--data=FILE]",
                 "Create a session, wrap a random key to its\n"
                 "certificate (or send FILE), negotiate it,\n"
@@ -212,7 +219,7 @@ static const Verb verbs[] = {
         },
         {
                 "roundtrip", verb_roundtrip,
-                OPT(ARG_SIZE) | OPT(ARG_PATTERN) | OPT(ARG_CONTENT_KEY) | OPT(ARG_KEY_EXCHANGE),
+                OPT(ARG_SIZE) | OPT(ARG_PATTERN) | OPT(ARG_CONTENT_KEY) | OPT(ARG_KEY_EXCHANGE), NULL,
                 "[--size=N] [--pattern=C:S:E] [--content-key] [--key-exchange=H]",
                 "Negotiate a key, DecryptionBlt a buffer encrypted\n"
                 "here into a surface, read it back with\n"
@@ -228,12 +235,12 @@ static const Verb verbs[] = {
                 KEY_EXCHANGE_HELP,
         },
         {
-                "sessions", verb_sessions, OPT(ARG_JSON), "[--json]",
+                "sessions", verb_sessions, OPT(ARG_JSON), NULL, "[--json]",
                 "List the sessions keyd holds",
                 JSON_HELP,
         },
         {
-                "certificate", verb_certificate, OPT(ARG_JSON) | OPT(ARG_PEM) | OPT(ARG_DER),
+                "certificate", verb_certificate, OPT(ARG_JSON) | OPT(ARG_PEM) | OPT(ARG_DER), NULL,
                 "[--der|--pem|--json]",
                 "Write keyd's device certificate to stdout: DER\n"
                 "(the default, not to a terminal), PEM, or what it\n"
@@ -243,6 +250,25 @@ static const Verb verbs[] = {
                 "     --pem                    PEM (base64 between BEGIN/END CERTIFICATE lines)\n"
                 "     --json                   Its size, RSA key size, subject, issuer, validity,\n"
                 "                              SHA-256 fingerprint and PEM as one JSON document\n",
+        },
+        {
+                "play", verb_play, OPT(ARG_KEY) | OPT(ARG_PNG) | OPT(ARG_FRAME) | OPT(ARG_KEY_EXCHANGE), "FILE",
+                "[--key=HEX] [--png=FILE --frame=N] [--key-exchange=H]",
+                "Play a CENC-encrypted MP4 (H.264, HEVC) through\n"
+                "keyd: it decrypts and decodes each sample; print\n"
+                "each frame's MD5 as ffmpeg -f framemd5 does",
+                "     --key=HEX                The content key, 32 hex digits (as ffmpeg's\n"
+                "                              -decryption_key); sent to keyd wrapped with a\n"
+                "                              negotiated session key. Not needed for clear files.\n"
+                "                              --key=- reads it from standard input, out of the\n"
+                "                              process list\n"
+                "     --png=FILE               Write one decoded frame as a PNG picture\n"
+                "     --frame=N                Which frame --png writes (default 0, the first)\n"
+                KEY_EXCHANGE_HELP
+                "\n"
+                "Standard output is ffmpeg's framemd5 (yuv420p for 8-bit, yuv420p10le for\n"
+                "10-bit video), to diff against ffmpeg -decryption_key HEX -i FILE -fflags\n"
+                "+bitexact -f framemd5 -; the summary goes to standard error.\n",
         },
 };
 
@@ -287,7 +313,7 @@ static void help(void) {
 }
 
 static void verb_help(const Verb *v) {
-        printf("keydctl [OPTIONS...] %s %s\n\n", v->name, v->synopsis);
+        printf("keydctl [OPTIONS...] %s %s%s%s\n\n", v->name, v->argument ?: "", v->argument ? " " : "", v->synopsis);
         print_indented(v->summary, "");
         printf("\nOptions:\n%s"
                "  -h --help                    Show this help\n"
@@ -318,7 +344,7 @@ static const Verb *find_verb(const char *name) {
         return NULL;
 }
 
-static const char verb_list[] = "status, caps, negotiate, roundtrip, sessions or certificate";
+static const char verb_list[] = "status, caps, negotiate, roundtrip, sessions, certificate or play";
 
 /* Options anywhere on the line (getopt permutes), then the command. */
 static int run(int argc, char *argv[]) {
@@ -373,6 +399,15 @@ static int run(int argc, char *argv[]) {
                 case ARG_DER:
                         ctl.der = true;
                         break;
+                case ARG_KEY:
+                        ctl.key = optarg;
+                        break;
+                case ARG_PNG:
+                        ctl.png = optarg;
+                        break;
+                case ARG_FRAME:
+                        ctl.frame = optarg;
+                        break;
                 default:
                         /* getopt said what was wrong. */
                         return keydctl_usage("see keydctl --help\n");
@@ -394,13 +429,19 @@ static int run(int argc, char *argv[]) {
                 verb_help(verb);
                 return 0;
         }
-        for (int arg = ARG_JSON; arg <= ARG_DER; arg++)
+        for (int arg = ARG_JSON; arg <= ARG_FRAME; arg++)
                 if ((seen & OPT(arg)) && !(verb->options & OPT(arg)))
                         return keydctl_usage("%s does not take --%s (see keydctl %s --help)\n", verb->name,
                                              option_name(arg), verb->name);
-        if (optind + 1 < argc)
+        if (verb->argument && optind + 1 >= argc)
+                return keydctl_usage("%s takes a %s argument (see keydctl %s --help)\n", verb->name, verb->argument,
+                                     verb->name);
+        if (!verb->argument && optind + 1 < argc)
                 return keydctl_usage("%s takes no arguments, got \"%s\" (see keydctl %s --help)\n", verb->name,
                                      argv[optind + 1], verb->name);
+        if (verb->argument && optind + 2 < argc)
+                return keydctl_usage("%s takes one %s, got \"%s\" too (see keydctl %s --help)\n", verb->name,
+                                     verb->argument, argv[optind + 2], verb->name);
 
         bus_address = ctl.address;
         return verb->run(&ctl, argc - optind, argv + optind);

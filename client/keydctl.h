@@ -33,6 +33,9 @@ typedef struct Keydctl {
         bool content_key;        /* --content-key */
         const char *data;        /* --data */
         bool pem, der;           /* --pem, --der */
+        const char *key;         /* --key (play's content key, hex) */
+        const char *png;         /* --png */
+        const char *frame;       /* --frame */
 } Keydctl;
 
 /* Print "keydctl: FORMAT" to stderr after flushing stdout, so that what was
@@ -89,3 +92,4 @@ int verb_negotiate(const Keydctl *ctl, int argc, char *argv[]);
 int verb_roundtrip(const Keydctl *ctl, int argc, char *argv[]);
 int verb_sessions(const Keydctl *ctl, int argc, char *argv[]);
 int verb_certificate(const Keydctl *ctl, int argc, char *argv[]);
+int verb_play(const Keydctl *ctl, int argc, char *argv[]);

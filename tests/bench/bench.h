@@ -39,10 +39,11 @@ typedef struct BenchOptions {
         unsigned n_sessions;       /* section 5 */
         unsigned flood_depth;      /* calls the flooder keeps in flight (section 4) */
         unsigned start_runs;       /* section 7 */
+        bool no_decode;            /* --no-decode: skip section 8 */
         const char *keyd_args[8];  /* more arguments for keyd */
         size_t n_keyd_args;
         unsigned repeat;           /* times each pair of measurements is taken, interleaved */
-        bool scaling;              /* section 8: keyd with --workers=1..nproc */
+        bool scaling;              /* section 9: keyd with --workers=1..nproc */
 } BenchOptions;
 
 typedef struct Latency {
@@ -205,16 +206,22 @@ void bench_local_oaep(const BenchOptions *o, const char *when, BenchResults *res
 void bench_local_aes(const BenchOptions *o, BenchResults *res);
 void bench_local_aes_size(const BenchOptions *o, unsigned i, BenchResults *res, double *ret_nettle,
                           double *ret_keyd);
-/* Decryptions/s of n_threads threads over seconds (section 8). */
+/* Decryptions/s of n_threads threads over seconds (section 9). */
 double bench_local_oaep_rate(unsigned n_threads, double seconds);
 
 /* bench-negotiate.c: sections 2 and 4, and the plain bus round trip. */
 void bench_negotiate(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, BenchResults *res);
 void bench_bus_round_trip(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, BenchResults *res);
 void bench_flood(const BenchOptions *o, const BenchFixture *f, BenchResults *res);
-/* Key exchanges/s of n clients through libkeyd over seconds, and keyd's CPU per exchange (section 8). */
+/* Key exchanges/s of n clients through libkeyd over seconds, and keyd's CPU per exchange (section 9). */
 double bench_negotiate_rate(const BenchFixture *f, unsigned n, double seconds, pid_t keyd_pid,
                             double *ret_keyd_cpu_us);
+
+/* bench-decode.c: section 8, protected decode of a 1080p H.264 CENC clip
+ * through keyd and by ffmpeg with the same thread count; prints its own
+ * figures and target, and its name=value lines on request. */
+void bench_decode(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid);
+void bench_decode_print_values(void);
 
 /* bench-sessions.c: section 5. */
 void bench_sessions(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid, BenchResults *res);

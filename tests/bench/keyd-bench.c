@@ -15,7 +15,7 @@
  * The sections run in an order of convenience: the in-process limits first
  * (no keyd yet), sessions while keyd's heap is fresh (section 5), then N
  * repetitions of the bus sections with the in-process decryption beside
- * them (the best of both is the limit), the worker scaling of section 8,
+ * them (the best of both is the limit), the worker scaling of section 9,
  * and the restarts of section 7 last. */
 
 #include <getopt.h>
@@ -56,10 +56,11 @@ static void help(void) {
                "     --keyd-arg=ARG    Pass ARG to keyd as well (repeatable), e.g. --keyd-arg=--workers=1\n"
                "     --repeat=N        Take sections 1, 2, 4 and 6 N times, interleaved, and judge each\n"
                "                       target on the median of the N ratios (default 1)\n"
-               "     --no-scaling      Skip section 8 (keyd with --workers=1..nproc)\n"
+               "     --no-scaling      Skip section 9 (keyd with --workers=1..nproc)\n"
+               "     --no-decode       Skip section 8 (protected decode of a 1080p clip through keyd vs ffmpeg)\n"
                "\n"
-               "Environment: KEYD_BINARY and DBUS_DAEMON override the keyd and dbus-daemon\n"
-               "binaries found at build time.\n");
+               "Environment: KEYD_BINARY, KEYD_DECODER_BINARY and DBUS_DAEMON override the keyd,\n"
+               "keyd-decoder and dbus-daemon binaries found at build time.\n");
 }
 
 static int parse_argv(int argc, char *argv[], BenchOptions *o) {
@@ -73,6 +74,7 @@ static int parse_argv(int argc, char *argv[], BenchOptions *o) {
                 { "keyd-arg", required_argument, NULL, 'k' },
                 { "repeat", required_argument, NULL, 'R' },
                 { "no-scaling", no_argument, NULL, 'S' },
+                { "no-decode", no_argument, NULL, 'D' },
                 {}
         };
         bool seconds_set = false, runs_set = false;
@@ -102,6 +104,9 @@ static int parse_argv(int argc, char *argv[], BenchOptions *o) {
                         return 0;
                 case 'q':
                         o->quick = true;
+                        break;
+                case 'D':
+                        o->no_decode = true;
                         break;
                 case 's':
                         o->seconds = strtod(optarg, &end);
@@ -194,7 +199,8 @@ static double loadavg(void) {
 
 /* The meson build points these at what it found; the environment wins. */
 static void set_binaries(void) {
-        if (setenv("KEYD_BINARY", BENCH_KEYD_BINARY, 0) < 0 || setenv("DBUS_DAEMON", BENCH_DBUS_DAEMON, 0) < 0)
+        if (setenv("KEYD_BINARY", BENCH_KEYD_BINARY, 0) < 0 || setenv("DBUS_DAEMON", BENCH_DBUS_DAEMON, 0) < 0 ||
+            setenv("KEYD_DECODER_BINARY", BENCH_KEYD_DECODER_BINARY, 0) < 0)
                 bench_die("setenv: %m");
 }
 
@@ -260,12 +266,12 @@ static void restart_keyd(const BenchOptions *o, const char *extra) {
         interference_set_pids(harness_keyd_pid(), find_child_named("dbus-daemon"));
 }
 
-/* Section 8: how the key-exchange rate grows with keyd's worker threads,
+/* Section 9: how the key-exchange rate grows with keyd's worker threads,
  * against as many threads decrypting in process. */
 static void bench_scaling(const BenchOptions *o, const BenchFixture *f, unsigned ncpu) {
         unsigned clients = 2 * ncpu;
 
-        printf("8. Scaling: keyd --workers=N with %u clients, against N threads decrypting in process\n", clients);
+        printf("9. Scaling: keyd --workers=N with %u clients, against N threads decrypting in process\n", clients);
         for (unsigned w = 1; w <= ncpu; w++) {
                 char arg[32];
                 double local, bus, cpu;
@@ -688,6 +694,8 @@ int main(int argc, char *argv[]) {
                 run_repetition(&o, &fixture, &reps[k]);
         }
 
+        if (!o.no_decode)
+                bench_decode(&o, &fixture, harness_keyd_pid());
         if (o.scaling)
                 bench_scaling(&o, &fixture, res.ncpu);
         bench_start(&o, &reps[o.repeat - 1]);
@@ -697,5 +705,6 @@ int main(int argc, char *argv[]) {
         printf("\n(whole run %.0f s; load average %.2f at the start, %.2f at the end, this run included)\n",
                (double) (now_usec() - start) / USEC_PER_SEC, res.loadavg_start, reps[o.repeat - 1].loadavg_end);
         print_values(&o, reps, sums, &t, model);
+        bench_decode_print_values();
         return EXIT_SUCCESS;
 }

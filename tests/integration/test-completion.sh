@@ -66,6 +66,14 @@ expect_offered "" keydctl roundtrip --size =
 touch "$tmp/ciphertext.bin" "$tmp/other"
 expect_offered "$tmp/ciphertext.bin" keydctl negotiate --data = "$tmp/ci"
 
+# keydctl play FILE: MP4 files and directories, not other files; --png any file.
+mkdir "$tmp/clips"
+touch "$tmp/clips/enc.mp4" "$tmp/clips/notes.txt"
+expect_offered "$tmp/clips/enc.mp4" keydctl play "$tmp/clips/"
+expect_offered "$tmp/clips" keydctl play --key = 00 "$tmp/cl"
+expect_offered "$tmp/clips/enc.mp4 $tmp/clips/notes.txt" keydctl play x.mp4 --png = "$tmp/clips/"
+expect_offered "" keydctl play x.mp4 --frame =
+
 # What it offers, keydctl takes: a usage error would exit 2; with no bus at
 # the address, a value that parses gets as far as "not reachable" (7).
 for value in $(offered keydctl negotiate --key-exchange =); do

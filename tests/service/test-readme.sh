@@ -5,7 +5,8 @@
 # (in `code` or as a link) exists in the source tree, or for build/... in the
 # build under test. And scripts/demo does what README.md says: --help, a
 # clear usage error, and a run that reuses an already configured build (no
-# new meson setup) and shows a key exchange that returns S_OK.
+# new meson setup) and shows a key exchange that returns S_OK and an
+# encrypted clip played through keyd exactly as ffmpeg decodes it.
 
 # shellcheck source=tests/service/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -56,6 +57,11 @@ out=$(cat "$tmp/demo.out")
 expect_contains "scripts/demo reuses the configured build" "$out" "demo: reusing the build in $KEYD_BUILD_ROOT/"
 grep -q "The Meson build system" "$tmp/demo.out" && fail "scripts/demo ran meson setup again: $out"
 expect_contains "scripts/demo negotiates a key" "$out" "Negotiate:" "0x00000000 S_OK"
+if [[ -x $KEYD_BUILD_ROOT/decoder/keyd-decoder ]] && command -v ffmpeg >/dev/null; then
+        expect_contains "scripts/demo plays a CENC clip through keyd" "$out" \
+                "every frame came back as a sealed memfd" "identical to ffmpeg's own decryption and decoding"
+        [[ -s $KEYD_DEMO_DIR/frame.png ]] || fail "scripts/demo wrote no $KEYD_DEMO_DIR/frame.png: $out"
+fi
 [[ ! -e $KEYD_DEMO_DIR/keyd.pid && ! -e $KEYD_DEMO_DIR/dbus.pid ]] || fail "scripts/demo --stop left pid files"
 
 echo "PASS: README"
