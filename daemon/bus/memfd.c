@@ -69,8 +69,45 @@ static int memfd_check_no_holes(int fd, off_t size, const char *what, sd_bus_err
         return 0;
 }
 
-int memfd_check_sealed(int fd, size_t max_size, const char *what, size_t *ret_size, sd_bus_error *error) {
+/* The two checks both kinds of memfd go through, always in this order:
+ * memfd_get_seals() first, memfd_get_size() second (memfd_check_sealed()
+ * says why). not_memfd_hint says what to pass instead; seal_names lists the
+ * seals the "lacks seals" message asks for. */
+static int memfd_get_seals(int fd, const char *what, int required, const char *seal_names,
+                           const char *not_memfd_hint, int *ret_seals, sd_bus_error *error) {
+        int seals;
+
+        seals = fcntl(fd, F_GET_SEALS);
+        if (seals < 0)
+                return bus_error_setf(error, -EINVAL, "%s is not a memfd; pass %s", what, not_memfd_hint);
+        if ((seals & required) != required)
+                return bus_error_setf(error, -EINVAL, "%s lacks seals (has 0x%x); seal it with %s before passing it",
+                                      what, (unsigned) seals, seal_names);
+        *ret_seals = seals;
+        return 0;
+}
+
+/* Only after memfd_get_seals(): the size read here is the size for good. */
+static int memfd_get_size(int fd, const char *what, const char *not_memfd_hint, off_t *ret_size,
+                          sd_bus_error *error) {
         struct stat st;
+
+#ifdef KEYD_TEST_HOOKS
+        test_hooks_memfd_between_checks();
+#endif
+        if (fstat(fd, &st) < 0)
+                return bus_error_setf(error, -errno, "cannot stat %s: %m", what);
+        if (!S_ISREG(st.st_mode))
+                return bus_error_setf(error, -EINVAL, "%s is not a memfd; pass %s", what, not_memfd_hint);
+        *ret_size = st.st_size;
+        return 0;
+}
+
+#define SEALED_HINT \
+        "a memfd_create() file sealed with F_SEAL_WRITE, F_SEAL_SHRINK and F_SEAL_GROW"
+
+int memfd_check_sealed(int fd, size_t max_size, const char *what, size_t *ret_size, sd_bus_error *error) {
+        off_t size;
         int seals, r;
 
         *ret_size = 0;
@@ -83,35 +120,21 @@ int memfd_check_sealed(int fd, size_t max_size, const char *what, size_t *ret_si
          * next is the size for good. The other way round, a client can
          * shrink the file between the two steps and seal it afterwards, and
          * the map would then reach past the end of the file (SIGBUS). */
-        seals = fcntl(fd, F_GET_SEALS);
-        if (seals < 0)
-                return bus_error_setf(error, -EINVAL,
-                                      "%s is not a memfd; pass a memfd_create() file sealed with "
-                                      "F_SEAL_WRITE, F_SEAL_SHRINK and F_SEAL_GROW",
-                                      what);
-        if ((seals & REQUIRED_SEALS) != REQUIRED_SEALS)
-                return bus_error_setf(error, -EINVAL,
-                                      "%s lacks seals (has 0x%x); seal it with F_SEAL_WRITE, F_SEAL_SHRINK and "
-                                      "F_SEAL_GROW before passing it",
-                                      what, (unsigned) seals);
-#ifdef KEYD_TEST_HOOKS
-        test_hooks_memfd_between_checks();
-#endif
-        if (fstat(fd, &st) < 0)
-                return bus_error_setf(error, -errno, "cannot stat %s: %m", what);
-        if (!S_ISREG(st.st_mode))
-                return bus_error_setf(error, -EINVAL,
-                                      "%s is not a memfd; pass a memfd_create() file sealed with "
-                                      "F_SEAL_WRITE, F_SEAL_SHRINK and F_SEAL_GROW",
-                                      what);
-        if ((uint64_t) st.st_size > max_size)
+        r = memfd_get_seals(fd, what, REQUIRED_SEALS, "F_SEAL_WRITE, F_SEAL_SHRINK and F_SEAL_GROW", SEALED_HINT,
+                            &seals, error);
+        if (r < 0)
+                return r;
+        r = memfd_get_size(fd, what, SEALED_HINT, &size, error);
+        if (r < 0)
+                return r;
+        if ((uint64_t) size > max_size)
                 return bus_error_setf(error, -EINVAL, "%s is %jd bytes; at most %zu fit", what,
-                                      (intmax_t) st.st_size, max_size);
-        r = memfd_check_no_holes(fd, st.st_size, what, error);
+                                      (intmax_t) size, max_size);
+        r = memfd_check_no_holes(fd, size, what, error);
         if (r < 0)
                 return r;
 
-        *ret_size = (size_t) st.st_size;
+        *ret_size = (size_t) size;
         return 0;
 }
 
@@ -131,7 +154,7 @@ int memfd_read_at(int fd, uint8_t *buf, size_t size, uint64_t offset) {
 }
 
 int memfd_map_destination(int fd, size_t size, const char *what, MappedMemfd *ret, sd_bus_error *error) {
-        struct stat st;
+        off_t file_size;
         int seals, r;
         void *p;
 
@@ -144,17 +167,12 @@ int memfd_map_destination(int fd, size_t size, const char *what, MappedMemfd *re
         /* Seals first, size second, as in memfd_check_sealed(): with
          * F_SEAL_SHRINK and F_SEAL_GROW on, the size read next stays, and
          * writing through the map cannot fault past the end (SIGBUS). */
-        seals = fcntl(fd, F_GET_SEALS);
-        if (seals < 0)
-                return bus_error_setf(error, -EINVAL,
-                                      "%s is not a memfd; pass a memfd_create() file of the surface's size, "
-                                      "every byte written, sealed with F_SEAL_SHRINK and F_SEAL_GROW",
-                                      what);
-        if ((seals & DESTINATION_SEALS) != DESTINATION_SEALS)
-                return bus_error_setf(error, -EINVAL,
-                                      "%s lacks seals (has 0x%x); seal it with F_SEAL_SHRINK and F_SEAL_GROW "
-                                      "before passing it",
-                                      what, (unsigned) seals);
+        r = memfd_get_seals(fd, what, DESTINATION_SEALS, "F_SEAL_SHRINK and F_SEAL_GROW",
+                            "a memfd_create() file of the surface's size, every byte written, sealed with "
+                            "F_SEAL_SHRINK and F_SEAL_GROW",
+                            &seals, error);
+        if (r < 0)
+                return r;
         if (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL))
                 return bus_error_setf(error, -EINVAL,
                                       "%s is sealed against writing or further seals (has 0x%x); keyd writes the "
@@ -162,19 +180,14 @@ int memfd_map_destination(int fd, size_t size, const char *what, MappedMemfd *re
                                       "memfd without F_SEAL_WRITE, F_SEAL_FUTURE_WRITE or F_SEAL_SEAL, and a new "
                                       "one for every call",
                                       what, (unsigned) seals);
-#ifdef KEYD_TEST_HOOKS
-        test_hooks_memfd_between_checks();
-#endif
-        if (fstat(fd, &st) < 0)
-                return bus_error_setf(error, -errno, "cannot stat %s: %m", what);
-        if (!S_ISREG(st.st_mode))
-                return bus_error_setf(error, -EINVAL,
-                                      "%s is not a memfd; pass a memfd_create() file of the surface's size, "
-                                      "sealed with F_SEAL_SHRINK and F_SEAL_GROW",
-                                      what);
-        if ((uint64_t) st.st_size != size)
+        r = memfd_get_size(fd, what,
+                           "a memfd_create() file of the surface's size, sealed with F_SEAL_SHRINK and F_SEAL_GROW",
+                           &file_size, error);
+        if (r < 0)
+                return r;
+        if ((uint64_t) file_size != size)
                 return bus_error_setf(error, -EINVAL, "%s is %jd bytes; the surface is %zu, make it that size",
-                                      what, (intmax_t) st.st_size, size);
+                                      what, (intmax_t) file_size, size);
         if (size == 0)
                 return 0;
 
