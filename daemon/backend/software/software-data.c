@@ -93,28 +93,42 @@ static int decrypt_memfd(AesCtr *ctr, const EncryptedBlockInfo *info, uint8_t *s
         return 0;
 }
 
-int software_decryption_blt(Backend *b, Session *s, Surface *surface, const BltInput *in,
-                            const EncryptedBlockInfo *info, const uint8_t *content_key,
-                            const uint8_t iv[AES_CTR_IV_SIZE], sd_bus_error *error) {
+/* The keystream that decrypts the data of a DecryptionBlt or a sample, in
+ * locked memory. D3D11: the application encrypts its content key with the
+ * session key and passes the ciphertext, W = AES-128-ECB-Encrypt(session
+ * key, CK). The driver decrypts it back to CK, which decrypts the data;
+ * without a content key, the session key decrypts it. */
+static int content_ctr_new(Session *s, const uint8_t *content_key, const uint8_t iv[AES_CTR_IV_SIZE],
+                           AesCtr **ret, sd_bus_error *error) {
         SessionSecrets *secrets = secrets_of(s);
         _cleanup_(secure_freep) AesCtr *ctr = NULL;
         _cleanup_(secure_freep) uint8_t *key = NULL;
-        int r = 0;
 
         ctr = secure_alloc(sizeof(AesCtr));
         key = secure_alloc(SESSION_KEY_SIZE);
         if (!ctr || !key)
                 return bus_error_setf(error, -ENOMEM, "out of locked memory for the decryption keys");
 
-        /* D3D11: the application encrypts its content key with the session
-         * key and passes the ciphertext, W = AES-128-ECB-Encrypt(session key,
-         * CK). The driver decrypts it back to CK, which decrypts the data. */
         if (content_key)
                 aes128_ecb_decrypt_block(secrets->session_key, content_key, key);
         else
                 memcpy(key, secrets->session_key, SESSION_KEY_SIZE);
-
         aes_ctr_init(ctr, key, iv);
+
+        *ret = TAKE_PTR(ctr);
+        return 0;
+}
+
+int software_decryption_blt(Backend *b, Session *s, Surface *surface, const BltInput *in,
+                            const EncryptedBlockInfo *info, const uint8_t *content_key,
+                            const uint8_t iv[AES_CTR_IV_SIZE], sd_bus_error *error) {
+        _cleanup_(secure_freep) AesCtr *ctr = NULL;
+        int r;
+
+        r = content_ctr_new(s, content_key, iv, &ctr, error);
+        if (r < 0)
+                return r;
+
         if (in->fd < 0)
                 aes_ctr_apply_pattern(ctr, info, surface->data, in->data, in->size);
         else
@@ -126,22 +140,13 @@ int software_decryption_blt(Backend *b, Session *s, Surface *surface, const BltI
 int software_decrypt_sample(Backend *b, Session *s, const uint8_t *content_key, const uint8_t iv[AES_CTR_IV_SIZE],
                             const uint32_t *subsamples, size_t n, const uint8_t *src, size_t size, uint8_t *dst,
                             sd_bus_error *error) {
-        SessionSecrets *secrets = secrets_of(s);
         _cleanup_(secure_freep) AesCtr *ctr = NULL;
-        _cleanup_(secure_freep) uint8_t *key = NULL;
         size_t offset = 0;
+        int r;
 
-        ctr = secure_alloc(sizeof(AesCtr));
-        key = secure_alloc(SESSION_KEY_SIZE);
-        if (!ctr || !key)
-                return bus_error_setf(error, -ENOMEM, "out of locked memory for the decryption keys");
-
-        /* The content key unwraps as for DecryptionBlt. */
-        if (content_key)
-                aes128_ecb_decrypt_block(secrets->session_key, content_key, key);
-        else
-                memcpy(key, secrets->session_key, SESSION_KEY_SIZE);
-        aes_ctr_init(ctr, key, iv);
+        r = content_ctr_new(s, content_key, iv, &ctr, error);
+        if (r < 0)
+                return r;
 
         if (n == 0) {
                 aes_ctr_xor(ctr, dst, src, size);
