@@ -43,6 +43,10 @@ static bool hash_name_eq(const char *s, const char *name) {
 }
 
 int keydctl_parse_key_exchange(const char *s, const keyd_guid **ret) {
+        if (!s) {
+                *ret = &KEYD_KEY_EXCHANGE_RSAES_OAEP;
+                return 0;
+        }
         for (size_t i = 0; i < ELEMENTSOF(key_exchange_names); i++)
                 if (hash_name_eq(s, key_exchange_names[i].name)) {
                         *ret = key_exchange_names[i].guid;
@@ -246,7 +250,7 @@ static int negotiate(keyd_crypto_session *session, const keyd_guid *key_exchange
 }
 
 int verb_negotiate(const Keydctl *ctl, int argc, char *argv[]) {
-        const keyd_guid *key_exchange = &KEYD_KEY_EXCHANGE_RSAES_OAEP, *profile = NULL;
+        const keyd_guid *key_exchange, *profile = NULL;
         keyd_crypto_session *session = NULL;
         char s[KEYD_GUID_STRING_SIZE];
         keyd_client *client;
@@ -254,11 +258,9 @@ int verb_negotiate(const Keydctl *ctl, int argc, char *argv[]) {
         HRESULT hr;
         int r;
 
-        if (ctl->key_exchange) {
-                r = keydctl_parse_key_exchange(ctl->key_exchange, &key_exchange);
-                if (r < 0)
-                        return r;
-        }
+        r = keydctl_parse_key_exchange(ctl->key_exchange, &key_exchange);
+        if (r < 0)
+                return r;
         if (ctl->profile) {
                 r = keydctl_parse_profile(ctl->profile, &profile_buf, &profile);
                 if (r < 0)

@@ -257,17 +257,15 @@ static int open_input(Player *p) {
 static int open_decoder(Player *p, const Keydctl *ctl) {
         _cleanup_(keydctl_certificate_done) KeydctlCertificate certificate = {};
         _cleanup_free_ uint8_t *data = NULL;
-        const keyd_guid *key_exchange = &KEYD_KEY_EXCHANGE_RSAES_OAEP;
+        const keyd_guid *key_exchange;
         const AVCodecParameters *par = p->stream->codecpar;
         uint32_t data_size;
         HRESULT hr;
         int r;
 
-        if (ctl->key_exchange) {
-                r = keydctl_parse_key_exchange(ctl->key_exchange, &key_exchange);
-                if (r < 0)
-                        return r;
-        }
+        r = keydctl_parse_key_exchange(ctl->key_exchange, &key_exchange);
+        if (r < 0)
+                return r;
         r = keydctl_open_client(ctl, &p->client);
         if (r < 0)
                 return r;

@@ -235,7 +235,7 @@ static int roundtrip(keyd_crypto_session *session, const Roundtrip *rt) {
 }
 
 int verb_roundtrip(const Keydctl *ctl, int argc, char *argv[]) {
-        Roundtrip rt = { .size = DEFAULT_SIZE, .key_exchange = &KEYD_KEY_EXCHANGE_RSAES_OAEP };
+        Roundtrip rt = { .size = DEFAULT_SIZE };
         keyd_crypto_session *session = NULL;
         char s[KEYD_GUID_STRING_SIZE];
         keyd_client *client;
@@ -253,11 +253,9 @@ int verb_roundtrip(const Keydctl *ctl, int argc, char *argv[]) {
                         return r;
         }
         rt.content_key = ctl->content_key;
-        if (ctl->key_exchange) {
-                r = keydctl_parse_key_exchange(ctl->key_exchange, &rt.key_exchange);
-                if (r < 0)
-                        return r;
-        }
+        r = keydctl_parse_key_exchange(ctl->key_exchange, &rt.key_exchange);
+        if (r < 0)
+                return r;
 
         r = keydctl_open_client(ctl, &client);
         if (r < 0)

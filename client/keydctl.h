@@ -61,7 +61,8 @@ int keydctl_parse_profile(const char *s, keyd_guid *buf, const keyd_guid **ret);
 const char *keydctl_guid_name(const keyd_guid *g, char buf[static KEYD_GUID_STRING_SIZE]);
 
 /* sha512, sha256 or sha1, in any case, with or without a dash (SHA-256):
- * the RSAES-OAEP key exchange GUID. Prints on failure. */
+ * the RSAES-OAEP key exchange GUID; s NULL (no --key-exchange) is sha512,
+ * the default. Prints on failure. */
 int keydctl_parse_key_exchange(const char *s, const keyd_guid **ret);
 
 /* A session's device certificate, as the caller of
