@@ -79,10 +79,17 @@ static int read_subsamples(sd_bus_message *message, uint32_t **ret, size_t *ret_
         return 0;
 }
 
-static int read_iv_key_pts(sd_bus_message *message, DecodeSampleArgs *args) {
+/* What both DecodeSample forms take after the data: the subsamples (kept in
+ * *ret_subsamples, which args->subsamples points into), the IV, the wrapped
+ * content key and the pts. */
+static int read_sample_args(sd_bus_message *message, DecodeSampleArgs *args, uint32_t **ret_subsamples) {
         const void *p;
         int r;
 
+        r = read_subsamples(message, ret_subsamples, &args->n_subsamples);
+        if (r < 0)
+                return r;
+        args->subsamples = *ret_subsamples;
         r = sd_bus_message_read_array(message, 'y', &p, &args->iv_size);
         if (r < 0)
                 return r;
@@ -105,11 +112,7 @@ static int method_decode_sample(sd_bus_message *message, void *userdata, sd_bus_
         if (r < 0)
                 return r;
         args.data = data;
-        r = read_subsamples(message, &subsamples, &args.n_subsamples);
-        if (r < 0)
-                return r;
-        args.subsamples = subsamples;
-        r = read_iv_key_pts(message, &args);
+        r = read_sample_args(message, &args, &subsamples);
         if (r < 0)
                 return r;
 
@@ -135,11 +138,7 @@ static int method_decode_sample_fd(sd_bus_message *message, void *userdata, sd_b
         r = sd_bus_message_read(message, "h", &fd);
         if (r < 0)
                 return r;
-        r = read_subsamples(message, &subsamples, &args.n_subsamples);
-        if (r < 0)
-                return r;
-        args.subsamples = subsamples;
-        r = read_iv_key_pts(message, &args);
+        r = read_sample_args(message, &args, &subsamples);
         if (r < 0)
                 return r;
 
