@@ -14,7 +14,10 @@
  * from core dumps, and in the helper), passes that memfd once (and again
  * whenever it grows), and wipes the bytes when the helper said DONE. */
 
+#include <errno.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
 
 /* The helper's end of the socket, set up by keyd before execve(). */
 #define DECODER_SOCKET_FD 3
@@ -69,6 +72,32 @@ typedef struct DecoderAnswer {
         int64_t pts;
         char message[DECODER_MESSAGE_SIZE];   /* DONE with an error: NUL-terminated */
 } DecoderAnswer;
+
+/* Send one datagram: the record (and what follows it) in iov, and fd, when
+ * not negative, as its one SCM_RIGHTS descriptor. Returns 0 or a negative
+ * errno. keyd and the helper both send with it. */
+static inline int decoder_send(int sock, const struct iovec *iov, size_t n_iov, int fd) {
+        union {
+                struct cmsghdr header;
+                uint8_t buf[CMSG_SPACE(sizeof(int))];
+        } control = {};
+        struct msghdr mh = { .msg_iov = (struct iovec *) iov, .msg_iovlen = n_iov };
+
+        if (fd >= 0) {
+                struct cmsghdr *c;
+
+                mh.msg_control = &control;
+                mh.msg_controllen = sizeof(control.buf);
+                c = CMSG_FIRSTHDR(&mh);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        }
+        if (sendmsg(sock, &mh, MSG_NOSIGNAL) < 0)
+                return -errno;
+        return 0;
+}
 
 #ifdef KEYD_TEST_HOOKS
 /* Test builds only: a sample that begins with this prefix and one of

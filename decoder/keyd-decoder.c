@@ -78,27 +78,9 @@ static void silent_log(void *avcl, int level, const char *fmt, va_list vl) {
 }
 
 static int send_answer(Decoder *d, const DecoderAnswer *a, int fd) {
-        union {
-                struct cmsghdr header;
-                uint8_t buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
         struct iovec iov = { .iov_base = (void *) a, .iov_len = sizeof(*a) };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-        if (fd >= 0) {
-                struct cmsghdr *c;
-
-                mh.msg_control = &control;
-                mh.msg_controllen = sizeof(control.buf);
-                c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(c), &fd, sizeof(int));
-        }
-        if (sendmsg(d->fd, &mh, MSG_NOSIGNAL) < 0)
-                return -errno;
-        return 0;
+        return decoder_send(d->fd, &iov, 1, fd);
 }
 
 _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wformat-nonliteral\"")

@@ -158,30 +158,12 @@ fail:
 /* ---- talking to the helper ---- */
 
 static int send_request(VideoDecoder *d, const DecoderRequest *req, const void *extra, size_t extra_size, int fd) {
-        union {
-                struct cmsghdr header;
-                uint8_t buf[CMSG_SPACE(sizeof(int))];
-        } control = {};
         struct iovec iov[2] = {
                 { .iov_base = (void *) req, .iov_len = sizeof(*req) },
                 { .iov_base = (void *) extra, .iov_len = extra_size },
         };
-        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = extra_size > 0 ? 2 : 1 };
 
-        if (fd >= 0) {
-                struct cmsghdr *c;
-
-                mh.msg_control = &control;
-                mh.msg_controllen = sizeof(control.buf);
-                c = CMSG_FIRSTHDR(&mh);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(c), &fd, sizeof(int));
-        }
-        if (sendmsg(d->process.sock, &mh, MSG_NOSIGNAL) < 0)
-                return -errno;
-        return 0;
+        return decoder_send(d->process.sock, iov, extra_size > 0 ? 2 : 1, fd);
 }
 
 static void frames_close(VideoDecoder *d) {
