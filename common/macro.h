@@ -24,6 +24,19 @@
 #define _hidden_ __attribute__((visibility("hidden")))
 #define _warn_unused_result_ __attribute__((warn_unused_result))
 
+/* 1 in an AddressSanitizer build (GCC or clang), whose runtime needs more
+ * address space and more system calls than a sandbox otherwise allows. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZER_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZER_BUILD 1
+#endif
+#endif
+#ifndef SANITIZER_BUILD
+#define SANITIZER_BUILD 0
+#endif
+
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -18,18 +18,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "macro.h"
 #include "sandbox.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZER_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZER_BUILD 1
-#endif
-#endif
-#ifndef SANITIZER_BUILD
-#define SANITIZER_BUILD 0
-#endif
 
 /* Only keep_fd stays open: keyd passes nothing else on purpose, and
  * whatever leaked through execve must not reach the decoder. */

@@ -17,17 +17,6 @@
 #include "decode-util.h"
 #include <libavutil/log.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZER_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZER_BUILD 1
-#endif
-#endif
-#ifndef SANITIZER_BUILD
-#define SANITIZER_BUILD 0
-#endif
-
 static char *h264_path, *hevc10_path;
 
 static void setup(void) {
