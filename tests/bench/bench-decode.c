@@ -187,15 +187,8 @@ static void children_usage(pid_t parent, uint64_t *ret_rss_kib, uint64_t *ret_cp
                 int ppid = -1;
                 FILE *f;
 
-                if (de->d_name[0] < '1' || de->d_name[0] > '9')
+                if (!read_proc_stat(de->d_name, buf, sizeof(buf)))
                         continue;
-                snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-                f = fopen(path, "re");
-                if (!f)
-                        continue;
-                if (!fgets(buf, sizeof(buf), f))
-                        buf[0] = 0;
-                fclose(f);
                 close_paren = strrchr(buf, ')');
                 if (!close_paren ||
                     sscanf(close_paren + 2, "%*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ppid, &utime,

@@ -223,6 +223,22 @@ uint64_t proc_cpu_usec(pid_t pid) {
         return (utime + stime) * USEC_PER_SEC / (uint64_t) (ticks > 0 ? ticks : 100);
 }
 
+bool read_proc_stat(const char *name, char *buf, size_t size) {
+        char path[300];
+        bool ok;
+        FILE *f;
+
+        if (name[0] < '1' || name[0] > '9')
+                return false;
+        snprintf(path, sizeof(path), "/proc/%s/stat", name);
+        f = fopen(path, "re");
+        if (!f)
+                return false;
+        ok = fgets(buf, (int) size, f);
+        fclose(f);
+        return ok;
+}
+
 pid_t find_child_named(const char *comm) {
         _cleanup_(closedirp) DIR *d = opendir("/proc");
         struct dirent *de;
@@ -230,22 +246,13 @@ pid_t find_child_named(const char *comm) {
         if (!d)
                 return -1;
         while ((de = readdir(d))) {
-                char path[300], buf[512], name[64];
+                char buf[512], name[64];
                 int ppid;
-                FILE *f;
 
-                if (de->d_name[0] < '1' || de->d_name[0] > '9')
-                        continue;
-                snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
-                f = fopen(path, "re");
-                if (!f)
-                        continue;
-                if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%*d (%63[^)]) %*c %d", name, &ppid) == 2 &&
-                    ppid == getpid() && streq(name, comm)) {
-                        fclose(f);
+                if (read_proc_stat(de->d_name, buf, sizeof(buf)) &&
+                    sscanf(buf, "%*d (%63[^)]) %*c %d", name, &ppid) == 2 && ppid == getpid() &&
+                    streq(name, comm))
                         return (pid_t) atoi(de->d_name);
-                }
-                fclose(f);
         }
         return -1;
 }

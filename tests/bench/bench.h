@@ -152,6 +152,9 @@ void load_thread_end(LoadThread *t);
 
 /* CPU time (user + system) pid has used, all threads, in microseconds. */
 uint64_t proc_cpu_usec(pid_t pid);
+/* The first line of /proc/NAME/stat into buf, for a directory entry NAME of
+ * /proc; false when NAME is not a process (not a number, or gone). */
+bool read_proc_stat(const char *name, char *buf, size_t size);
 /* The dbus-daemon this process started (a child named dbus-daemon), or -1. */
 pid_t find_child_named(const char *comm);
 
