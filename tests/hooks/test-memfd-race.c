@@ -54,24 +54,11 @@ static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) 
         return 0;
 }
 
-START_TEST(test_shrink_between_checks) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL, *hooks = NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
-        static const uint8_t iv[IV_SIZE];
-        _cleanup_free_ char *path = NULL;
-        const sd_bus_error *e;
-        Bystander bystander;
-        uint32_t surface;
-        uint64_t start;
+/* A memfd of BIG bytes, every one of them written, not sealed yet. */
+static int written_memfd(const char *name) {
         int fd;
 
-        bystander_open(&bystander);
-        ck_assert_int_eq(harness_open_bus(&bus), 0);
-        ck_assert_int_eq(harness_open_bus(&hooks), 0);
-        path = raw_session_with_surface(bus, &bystander, BIG, &surface);
-
-        /* 64 KiB written, not sealed yet. */
-        fd = memfd_create("test-memfd-race", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(ftruncate(fd, BIG), 0);
         {
@@ -80,6 +67,37 @@ START_TEST(test_shrink_between_checks) {
                 memset(p, 0x42, BIG);
                 ck_assert_int_eq(munmap(p, BIG), 0);
         }
+        return fd;
+}
+
+/* Dispatch until the asynchronous call's reply is in, 30 s at most. */
+static void wait_for_reply(sd_bus *bus, sd_bus_message **reply) {
+        uint64_t start = harness_now_usec();
+
+        while (!*reply && harness_now_usec() - start < 30 * USEC_PER_SEC) {
+                ck_assert_int_ge(sd_bus_process(bus, NULL), 0);
+                if (!*reply)
+                        ck_assert_int_ge(sd_bus_wait(bus, 100 * 1000), 0);
+        }
+}
+
+START_TEST(test_shrink_between_checks) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL, *hooks = NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL, *reply = NULL;
+        static const uint8_t iv[IV_SIZE];
+        _cleanup_free_ char *path = NULL;
+        const sd_bus_error *e;
+        Bystander bystander;
+        uint32_t surface;
+        int fd;
+
+        bystander_open(&bystander);
+        ck_assert_int_eq(harness_open_bus(&bus), 0);
+        ck_assert_int_eq(harness_open_bus(&hooks), 0);
+        path = raw_session_with_surface(bus, &bystander, BIG, &surface);
+
+        /* 64 KiB written, not sealed yet. */
+        fd = written_memfd("test-memfd-race");
 
         set_memfd_check_delay(hooks, DELAY_USEC);
 
@@ -99,12 +117,7 @@ START_TEST(test_shrink_between_checks) {
         ck_assert_int_eq(ftruncate(fd, SMALL), 0);
         ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW), 0);
 
-        start = harness_now_usec();
-        while (!reply && harness_now_usec() - start < 30 * USEC_PER_SEC) {
-                ck_assert_int_ge(sd_bus_process(bus, NULL), 0);
-                if (!reply)
-                        ck_assert_int_ge(sd_bus_wait(bus, 100 * 1000), 0);
-        }
+        wait_for_reply(bus, &reply);
         ck_assert_msg(reply, "no reply to DecryptionBltFd");
         e = sd_bus_message_get_error(reply);
         ck_assert_msg(e && sd_bus_error_has_name(e, ERROR_INVALID_ARG),
@@ -127,7 +140,6 @@ START_TEST(test_punch_hole_between_checks) {
         const sd_bus_error *e;
         Bystander bystander;
         uint32_t surface;
-        uint64_t start;
         int fd;
 
         bystander_open(&bystander);
@@ -136,15 +148,7 @@ START_TEST(test_punch_hole_between_checks) {
         path = raw_session_with_surface(bus, &bystander, BIG, &surface);
 
         /* A proper destination: 64 KiB written, sealed against shrink and grow. */
-        fd = memfd_create("test-memfd-race-destination", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-        ck_assert_int_ge(fd, 0);
-        ck_assert_int_eq(ftruncate(fd, BIG), 0);
-        {
-                uint8_t *p = mmap(NULL, BIG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-                ck_assert_ptr_ne(p, MAP_FAILED);
-                memset(p, 0x42, BIG);
-                ck_assert_int_eq(munmap(p, BIG), 0);
-        }
+        fd = written_memfd("test-memfd-race-destination");
         ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
 
         set_memfd_check_delay(hooks, DELAY_USEC);
@@ -159,12 +163,7 @@ START_TEST(test_punch_hole_between_checks) {
         usleep(DELAY_USEC / 3);
         ck_assert_int_eq(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4096, 4096), 0);
 
-        start = harness_now_usec();
-        while (!reply && harness_now_usec() - start < 30 * USEC_PER_SEC) {
-                ck_assert_int_ge(sd_bus_process(bus, NULL), 0);
-                if (!reply)
-                        ck_assert_int_ge(sd_bus_wait(bus, 100 * 1000), 0);
-        }
+        wait_for_reply(bus, &reply);
         ck_assert_msg(reply, "no reply to EncryptionBltToFd");
         e = sd_bus_message_get_error(reply);
         ck_assert_msg(e && sd_bus_error_has_name(e, ERROR_INVALID_ARG),
