@@ -251,7 +251,9 @@ boot() {
         [[ -n $leader ]] || { cat "$work/nspawn-$1.log" >&2; fail "systemd-nspawn started no container"; }
         # systemd-firstboot finds no tty: the system ends up 'degraded', which is fine.
         timeout 30 nsenter -t "$leader" -a systemctl is-system-running --wait >/dev/null 2>&1 || true
-        wait_for "the container's system bus" 10 in_ct busctl --system status org.freedesktop.DBus
+        # A wait for the container's boot, which keyd has no say in: generous,
+        # as the machine may be busy (run-tests builds beside this suite).
+        wait_for "the container's system bus" 60 in_ct busctl --system status org.freedesktop.DBus
 }
 
 # ---- the checks, run once per system bus ----
