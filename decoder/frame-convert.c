@@ -6,10 +6,12 @@
 #include <string.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "frame-convert.h"
 #include "keyd/keyd.h"
+#include "macro.h"
 
 /* Rows start on 64-byte boundaries, as GPUs lay out their surfaces. */
 #define PITCH_ALIGN 64u
@@ -18,57 +20,132 @@ static uint32_t align_up(uint32_t v, uint32_t a) {
         return (v + a - 1) / a * a;
 }
 
-static void copy_nv12(const AVFrame *f, uint8_t *y, uint8_t *uv, uint32_t pitch) {
-        uint32_t w = (uint32_t) f->width, h = (uint32_t) f->height, cw = (w + 1) / 2, ch = (h + 1) / 2;
+/* Rows are converted this many bytes at a time into a band that stays in the
+ * cache, then written into the memfd: a whole-frame staging buffer went
+ * through memory twice more per frame (written, then read by pwrite()). */
+#define BAND_BYTES (128u * 1024u)
+/* pwritev() takes at most this many pieces (IOV_MAX). */
+#define MAX_IOV 1024u
 
-        for (uint32_t row = 0; row < h; row++) {
-                memcpy(y + (size_t) row * pitch, f->data[0] + (size_t) row * f->linesize[0], w);
-                memset(y + (size_t) row * pitch + w, 0, pitch - w);
-        }
-        for (uint32_t row = 0; row < ch; row++) {
-                const uint8_t *u = f->data[1] + (size_t) row * f->linesize[1];
-                const uint8_t *v = f->data[2] + (size_t) row * f->linesize[2];
-                uint8_t *d = uv + (size_t) row * pitch;
+static const uint8_t zeros[2 * PITCH_ALIGN];
 
-                for (uint32_t x = 0; x < cw; x++) {
-                        d[2 * x] = u[x];
-                        d[2 * x + 1] = v[x];
+/* All of iov (n pieces) at offset, through short writes. */
+static int pwritev_all(int fd, struct iovec *iov, unsigned n, uint64_t offset) {
+        while (n > 0) {
+                ssize_t k = pwritev(fd, iov, (int) MIN(n, MAX_IOV), (off_t) offset);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? -errno : -EIO;
+                offset += (uint64_t) k;
+                while (n > 0 && (size_t) k >= iov->iov_len) {
+                        k -= (ssize_t) iov->iov_len;
+                        iov++, n--;
                 }
-                memset(d + 2 * cw, 0, pitch - 2 * cw);
+                if (n > 0) {
+                        iov->iov_base = (uint8_t *) iov->iov_base + k;
+                        iov->iov_len -= (size_t) k;
+                }
         }
+        return 0;
+}
+
+/* An 8-bit plane whose rows need no change: written from libavcodec's
+ * picture straight into the memfd, each row followed by its zero padding. */
+static int write_plane_rows(int fd, const uint8_t *src, int linesize, uint32_t row_bytes, uint32_t rows,
+                            uint32_t pitch, uint64_t offset) {
+        struct iovec iov[MAX_IOV];
+        uint32_t pad = pitch - row_bytes, per_call = pad > 0 ? MAX_IOV / 2 : MAX_IOV;
+
+        for (uint32_t row = 0; row < rows;) {
+                uint32_t n = MIN(rows - row, per_call);
+                unsigned k = 0;
+                int r;
+
+                for (uint32_t i = 0; i < n; i++) {
+                        iov[k++] = (struct iovec) { (void *) (src + (size_t) (row + i) * linesize), row_bytes };
+                        if (pad > 0)
+                                iov[k++] = (struct iovec) { (void *) zeros, pad };
+                }
+                r = pwritev_all(fd, iov, k, offset + (uint64_t) row * pitch);
+                if (r < 0)
+                        return r;
+                row += n;
+        }
+        return 0;
+}
+
+/* One row of the interleaved chroma plane, padding included. */
+static void nv12_uv_row(const AVFrame *f, uint32_t row, uint32_t cw, uint32_t pitch, uint8_t *d) {
+        const uint8_t *u = f->data[1] + (size_t) row * f->linesize[1];
+        const uint8_t *v = f->data[2] + (size_t) row * f->linesize[2];
+
+        for (uint32_t x = 0; x < cw; x++) {
+                d[2 * x] = u[x];
+                d[2 * x + 1] = v[x];
+        }
+        memset(d + 2 * cw, 0, pitch - 2 * cw);
 }
 
 /* libavcodec's yuv420p10le keeps 10 bits in the low bits of each uint16;
  * P010 wants them in the high bits. */
-static void copy_p010(const AVFrame *f, uint8_t *y, uint8_t *uv, uint32_t pitch) {
-        uint32_t w = (uint32_t) f->width, h = (uint32_t) f->height, cw = (w + 1) / 2, ch = (h + 1) / 2;
+static void p010_y_row(const AVFrame *f, uint32_t row, uint32_t w, uint32_t pitch, uint8_t *out) {
+        const uint16_t *s = (const uint16_t *) (f->data[0] + (size_t) row * f->linesize[0]);
+        uint16_t *d = (uint16_t *) out;
 
-        for (uint32_t row = 0; row < h; row++) {
-                const uint16_t *s = (const uint16_t *) (f->data[0] + (size_t) row * f->linesize[0]);
-                uint16_t *d = (uint16_t *) (y + (size_t) row * pitch);
-
-                for (uint32_t x = 0; x < w; x++)
-                        d[x] = (uint16_t) (s[x] << 6);
-                memset(d + w, 0, pitch - 2 * w);
-        }
-        for (uint32_t row = 0; row < ch; row++) {
-                const uint16_t *u = (const uint16_t *) (f->data[1] + (size_t) row * f->linesize[1]);
-                const uint16_t *v = (const uint16_t *) (f->data[2] + (size_t) row * f->linesize[2]);
-                uint16_t *d = (uint16_t *) (uv + (size_t) row * pitch);
-
-                for (uint32_t x = 0; x < cw; x++) {
-                        d[2 * x] = (uint16_t) (u[x] << 6);
-                        d[2 * x + 1] = (uint16_t) (v[x] << 6);
-                }
-                memset(d + 2 * cw, 0, pitch - 4 * cw);
-        }
+        for (uint32_t x = 0; x < w; x++)
+                d[x] = (uint16_t) (s[x] << 6);
+        memset(d + w, 0, pitch - 2 * w);
 }
 
-static uint8_t *staging;
-static uint64_t staging_size;
+static void p010_uv_row(const AVFrame *f, uint32_t row, uint32_t cw, uint32_t pitch, uint8_t *out) {
+        const uint16_t *u = (const uint16_t *) (f->data[1] + (size_t) row * f->linesize[1]);
+        const uint16_t *v = (const uint16_t *) (f->data[2] + (size_t) row * f->linesize[2]);
+        uint16_t *d = (uint16_t *) out;
+
+        for (uint32_t x = 0; x < cw; x++) {
+                d[2 * x] = (uint16_t) (u[x] << 6);
+                d[2 * x + 1] = (uint16_t) (v[x] << 6);
+        }
+        memset(d + 2 * cw, 0, pitch - 4 * cw);
+}
+
+typedef void (*RowFunc)(const AVFrame *f, uint32_t row, uint32_t width, uint32_t pitch, uint8_t *out);
+
+/* A plane that needs converting: a band of rows at a time through band,
+ * written at offset. */
+static int write_converted_rows(int fd, const AVFrame *f, RowFunc convert, uint32_t width, uint32_t rows,
+                                uint32_t pitch, uint64_t offset, uint8_t *band) {
+        uint32_t per_band = MAX(BAND_BYTES / pitch, 1u);
+
+        for (uint32_t row = 0; row < rows;) {
+                uint32_t n = MIN(rows - row, per_band);
+                uint64_t done = 0, size = (uint64_t) n * pitch;
+
+                for (uint32_t i = 0; i < n; i++)
+                        convert(f, row + i, width, pitch, band + (size_t) i * pitch);
+                while (done < size) {
+                        ssize_t k = pwrite(fd, band + done, size - done, (off_t) (offset + (uint64_t) row * pitch + done));
+
+                        if (k < 0 && errno == EINTR)
+                                continue;
+                        if (k <= 0)
+                                return k < 0 ? -errno : -EIO;
+                        done += (uint64_t) k;
+                }
+                row += n;
+        }
+        return 0;
+}
+
+/* Only the decoding thread calls frame_to_memfd(). */
+static uint8_t *band;
+static size_t band_size;
 
 int frame_to_memfd(const AVFrame *frame, DecoderAnswer *answer) {
-        uint32_t bytes_per_sample, pitch, w = (uint32_t) frame->width, h = (uint32_t) frame->height;
+        uint32_t bytes_per_sample, pitch, w = (uint32_t) frame->width, h = (uint32_t) frame->height,
+                                          cw = (w + 1) / 2, ch = (h + 1) / 2;
         uint64_t y_size, size;
         bool p010;
         int fd, r;
@@ -90,26 +167,23 @@ int frame_to_memfd(const AVFrame *frame, DecoderAnswer *answer) {
         bytes_per_sample = p010 ? 2 : 1;
         pitch = align_up(align_up(w, 2) * bytes_per_sample, PITCH_ALIGN);
         y_size = (uint64_t) pitch * h;
-        size = y_size + (uint64_t) pitch * ((h + 1) / 2);
+        size = y_size + (uint64_t) pitch * ch;
 
-        /* The frame is laid out in a staging buffer of ours and written into
-         * the memfd with pwrite(): mapping each memfd and unmapping it again
-         * costs a TLB shootdown across libavcodec's threads per frame, which
-         * in a VM took more CPU than the decoding. Only the decoding thread
-         * calls this. */
-        if (size > staging_size) {
-                free(staging);
-                staging = malloc(size);
-                staging_size = staging ? size : 0;
-                if (!staging)
+        /* One band holds at least one row. */
+        if (MAX((size_t) pitch, (size_t) BAND_BYTES) > band_size) {
+                free(band);
+                band_size = MAX((size_t) pitch, (size_t) BAND_BYTES);
+                band = malloc(band_size);
+                if (!band) {
+                        band_size = 0;
                         return -ENOMEM;
+                }
         }
-        /* Every byte is written below, the padding at the end of each row too. */
-        if (p010)
-                copy_p010(frame, staging, staging + y_size, pitch);
-        else
-                copy_nv12(frame, staging, staging + y_size, pitch);
 
+        /* Written with pwrite(), never mapped: mapping each memfd and
+         * unmapping it again costs a TLB shootdown across libavcodec's
+         * threads per frame, which in a VM took more CPU than the decoding.
+         * Every byte is written, the padding at the end of each row too. */
         fd = memfd_create("keyd-frame", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (fd < 0)
                 return -errno;
@@ -117,17 +191,17 @@ int frame_to_memfd(const AVFrame *frame, DecoderAnswer *answer) {
                 r = -errno;
                 goto fail;
         }
-        for (uint64_t done = 0; done < size;) {
-                ssize_t k = pwrite(fd, staging + done, size - done, (off_t) done);
-
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0) {
-                        r = k < 0 ? -errno : -EIO;
-                        goto fail;
-                }
-                done += (uint64_t) k;
+        if (p010) {
+                r = write_converted_rows(fd, frame, p010_y_row, w, h, pitch, 0, band);
+                if (r >= 0)
+                        r = write_converted_rows(fd, frame, p010_uv_row, cw, ch, pitch, y_size, band);
+        } else {
+                r = write_plane_rows(fd, frame->data[0], frame->linesize[0], w, h, pitch, 0);
+                if (r >= 0)
+                        r = write_converted_rows(fd, frame, nv12_uv_row, cw, ch, pitch, y_size, band);
         }
+        if (r < 0)
+                goto fail;
         if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
                 r = -errno;
                 goto fail;

@@ -106,7 +106,7 @@ static int drop_capabilities(void) {
  * system, the network, other processes or new programs. */
 static int load_filter(void) {
         static const int allowed[] = {
-                SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(pwrite64),
+                SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(pwrite64), SCMP_SYS(pwritev),
                 SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(close),
                 SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(mprotect),
                 SCMP_SYS(madvise), SCMP_SYS(brk),

@@ -39,12 +39,17 @@ typedef struct BenchOptions {
         unsigned n_sessions;       /* section 5 */
         unsigned flood_depth;      /* calls the flooder keeps in flight (section 4) */
         unsigned start_runs;       /* section 7 */
-        bool no_decode;            /* --no-decode: skip section 8 */
         const char *keyd_args[8];  /* more arguments for keyd */
         size_t n_keyd_args;
         unsigned repeat;           /* times each pair of measurements is taken, interleaved */
-        bool scaling;              /* section 9: keyd with --workers=1..nproc */
+        unsigned sections;         /* bit n: run section n (--only, --no-decode, --no-scaling) */
 } BenchOptions;
+
+#define BENCH_ALL_SECTIONS 0x3FEu  /* sections 1 to 9 */
+
+static inline bool bench_runs(const BenchOptions *o, unsigned section) {
+        return o->sections & (1u << section);
+}
 
 typedef struct Latency {
         double p50_us, p99_us, max_us;

@@ -58,9 +58,36 @@ static void help(void) {
                "                       target on the median of the N ratios (default 1)\n"
                "     --no-scaling      Skip section 9 (keyd with --workers=1..nproc)\n"
                "     --no-decode       Skip section 8 (protected decode of a 1080p clip through keyd vs ffmpeg)\n"
+               "     --only=LIST       Run only these sections, numbers separated by commas (e.g. --only=4,6,8);\n"
+               "                       2 brings 1 and 3 (its limit and its ratio), and targets of sections\n"
+               "                       not run are reported as not run\n"
                "\n"
                "Environment: KEYD_BINARY, KEYD_DECODER_BINARY and DBUS_DAEMON override the keyd,\n"
                "keyd-decoder and dbus-daemon binaries found at build time.\n");
+}
+
+/* --only=LIST: section numbers 1 to 9, separated by commas. */
+static int parse_sections(const char *list, unsigned *ret) {
+        unsigned mask = 0;
+
+        for (const char *p = list;;) {
+                char *end;
+                unsigned long v;
+
+                errno = 0;
+                v = strtoul(p, &end, 10);
+                if (errno != 0 || end == p || v < 1 || v > 9 || (*end != ',' && *end != 0)) {
+                        fprintf(stderr, "Invalid --only=%s: expected section numbers from 1 to 9 separated by commas, "
+                                "e.g. --only=4,6,8.\n", list);
+                        return -EINVAL;
+                }
+                mask |= 1u << v;
+                if (*end == 0)
+                        break;
+                p = end + 1;
+        }
+        *ret = mask;
+        return 0;
 }
 
 static int parse_argv(int argc, char *argv[], BenchOptions *o) {
@@ -75,11 +102,13 @@ static int parse_argv(int argc, char *argv[], BenchOptions *o) {
                 { "repeat", required_argument, NULL, 'R' },
                 { "no-scaling", no_argument, NULL, 'S' },
                 { "no-decode", no_argument, NULL, 'D' },
+                { "only", required_argument, NULL, 'O' },
                 {}
         };
         bool seconds_set = false, runs_set = false;
+        unsigned only = BENCH_ALL_SECTIONS;
         char *end;
-        int c;
+        int c, r;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
                 unsigned long v = 0;
@@ -106,7 +135,12 @@ static int parse_argv(int argc, char *argv[], BenchOptions *o) {
                         o->quick = true;
                         break;
                 case 'D':
-                        o->no_decode = true;
+                        o->sections &= ~(1u << 8);
+                        break;
+                case 'O':
+                        r = parse_sections(optarg, &only);
+                        if (r < 0)
+                                return r;
                         break;
                 case 's':
                         o->seconds = strtod(optarg, &end);
@@ -130,7 +164,7 @@ static int parse_argv(int argc, char *argv[], BenchOptions *o) {
                         o->repeat = (unsigned) v;
                         break;
                 case 'S':
-                        o->scaling = false;
+                        o->sections &= ~(1u << 9);
                         break;
                 case 'k':
                         if (o->n_keyd_args >= ELEMENTSOF(o->keyd_args)) {
@@ -149,6 +183,10 @@ static int parse_argv(int argc, char *argv[], BenchOptions *o) {
                 return -EINVAL;
         }
 
+        o->sections &= only;
+        /* Section 2's ratios are to the in-process limit of section 1, and section 3 is one of them. */
+        if (bench_runs(o, 2))
+                o->sections |= (1u << 1) | (1u << 3);
         if (!seconds_set)
                 o->seconds = o->quick ? 1.0 : 2.0;
         if (!runs_set)
@@ -381,6 +419,7 @@ static double bytes_per_session(const BenchOptions *o, const BenchResults *res) 
 typedef struct RatioTarget {
         const char *name;          /* target_NAME=... in the name=value lines */
         const char *text;
+        unsigned section;          /* where its figures come from */
         bool at_least;             /* ratio >= bound passes; else ratio <= bound */
         double bound;
         double (*ratio)(const BenchResults *res);
@@ -422,17 +461,17 @@ static double ratio_memfd_ay(const BenchResults *res) {
 
 static const RatioTarget ratio_targets[] = {
         { "negotiate", "negotiations/s through the bus (<= 2 clients per core) / in-process all-core rate >= 0.90",
-          true, 0.90, ratio_negotiate },
-        { "negotiate_raw16", "negotiations/s of 16 raw sd-bus clients / in-process all-core rate >= 0.90", true, 0.90,
+          2, true, 0.90, ratio_negotiate },
+        { "negotiate_raw16", "negotiations/s of 16 raw sd-bus clients / in-process all-core rate >= 0.90", 2, true, 0.90,
           ratio_raw },
-        { "p50_1client", "p50 at 1 client / (one decryption + one bus round trip) <= 1.15", false, 1.15, ratio_p50 },
-        { "cpu_1client", "keyd CPU per negotiation at 1 client / CPU of one in-process decryption <= 1.10", false, 1.10,
+        { "p50_1client", "p50 at 1 client / (one decryption + one bus round trip) <= 1.15", 2, false, 1.15, ratio_p50 },
+        { "cpu_1client", "keyd CPU per negotiation at 1 client / CPU of one in-process decryption <= 1.10", 2, false, 1.10,
           ratio_cpu },
-        { "flood", "flooded client's p99 / its p99 alone <= 3", false, 3.0, ratio_flood },
-        { "flood_rate", "flooded client's rate / its rate alone >= 0.5", true, 0.5, ratio_flood_rate },
-        { "memfd_vs_aes", "memfd DecryptionBlt at 8 MiB / in-process AES-128-CTR >= 0.75", true, 0.75,
+        { "flood", "flooded client's p99 / its p99 alone <= 3", 4, false, 3.0, ratio_flood },
+        { "flood_rate", "flooded client's rate / its rate alone >= 0.5", 4, true, 0.5, ratio_flood_rate },
+        { "memfd_vs_aes", "memfd DecryptionBlt at 8 MiB / in-process AES-128-CTR >= 0.75", 6, true, 0.75,
           ratio_memfd_aes },
-        { "memfd_vs_ay", "memfd DecryptionBlt at 8 MiB / the ay path >= 10", true, 10, ratio_memfd_ay },
+        { "memfd_vs_ay", "memfd DecryptionBlt at 8 MiB / the ay path >= 10", 6, true, 10, ratio_memfd_ay },
 };
 
 typedef struct RatioSummary {
@@ -484,17 +523,27 @@ static OnceTargets print_targets(const BenchOptions *o, const BenchResults *reps
                        "  [other load] above); ratios between figures taken at different moments are unreliable.\n",
                        100 * interference_max());
         for (size_t i = 0; i < ELEMENTSOF(ratio_targets); i++) {
+                if (!bench_runs(o, ratio_targets[i].section)) {
+                        printf("  ----  %s: section %u not run\n", ratio_targets[i].text, ratio_targets[i].section);
+                        continue;
+                }
                 sums[i] = summarize(&ratio_targets[i], reps, o->repeat);
                 printf("  %s  %s: %.3f [%.3f-%.3f]\n", verdict(sums[i].pass), ratio_targets[i].text, sums[i].median,
                        sums[i].min, sums[i].max);
         }
-        printf("  %s  <= 4 KiB of keyd memory per open session, 10,000 open and close cleanly: %.0f bytes/session, "
-               "%u opened, SessionCount back to 0: %s\n",
-               verdict(t.sessions), t.session_bytes, res->n_sessions_opened,
-               res->sessions_closed_cleanly ? "yes" : "no");
-        printf("  %s  READY within 50 ms of start with an existing key: %.1f ms (median of %u)\n", verdict(t.ready),
-               t.ready_ms, res->ready_runs);
-        {
+        if (bench_runs(o, 5))
+                printf("  %s  <= 4 KiB of keyd memory per open session, 10,000 open and close cleanly: %.0f "
+                       "bytes/session, %u opened, SessionCount back to 0: %s\n",
+                       verdict(t.sessions), t.session_bytes, res->n_sessions_opened,
+                       res->sessions_closed_cleanly ? "yes" : "no");
+        else
+                printf("  ----  <= 4 KiB of keyd memory per open session: section 5 not run\n");
+        if (bench_runs(o, 7))
+                printf("  %s  READY within 50 ms of start with an existing key: %.1f ms (median of %u)\n",
+                       verdict(t.ready), t.ready_ms, res->ready_runs);
+        else
+                printf("  ----  READY within 50 ms of start: section 7 not run\n");
+        if (bench_runs(o, 6)) {
                 _cleanup_free_ double *v = calloc(o->repeat, sizeof(double));
                 double m;
 
@@ -507,11 +556,11 @@ static OnceTargets print_targets(const BenchOptions *o, const BenchResults *reps
                 printf("  (memfd DecryptionBlt at 8 MiB, bytes over keyd's CPU time / over in-process AES-128-CTR's "
                        "CPU time: %.3f [%.3f-%.3f]; other load moves this least)\n",
                        m, v[0], v[o->repeat - 1]);
+                printf("  (memfd DecryptionBlt at 8 MiB with a new memfd filled and sealed per call, last repetition: "
+                       "%.2f x AES, %.1f x ay)\n",
+                       res->dec_fd_fill_mb_s[N_BLT_SIZES - 1] / res->aes_nettle_mb_s[N_BLT_SIZES - 1],
+                       res->dec_fd_fill_mb_s[N_BLT_SIZES - 1] / res->dec_ay_mb_s[N_BLT_SIZES - 1]);
         }
-        printf("  (memfd DecryptionBlt at 8 MiB with a new memfd filled and sealed per call, last repetition: "
-               "%.2f x AES, %.1f x ay)\n",
-               res->dec_fd_fill_mb_s[N_BLT_SIZES - 1] / res->aes_nettle_mb_s[N_BLT_SIZES - 1],
-               res->dec_fd_fill_mb_s[N_BLT_SIZES - 1] / res->dec_ay_mb_s[N_BLT_SIZES - 1]);
         return t;
 }
 
@@ -594,12 +643,16 @@ static void print_values(const BenchOptions *o, const BenchResults *reps, const 
         for (size_t i = 0; i < ELEMENTSOF(ratio_targets); i++) {
                 const char *n = ratio_targets[i].name;
 
+                if (!bench_runs(o, ratio_targets[i].section)) {
+                        printf("target_%s=NOT_RUN\n", n);
+                        continue;
+                }
                 printf("target_%s=%s\n", n, verdict(sums[i].pass));
                 printf("target_%s_ratio=%.3f\ntarget_%s_ratio_min=%.3f\ntarget_%s_ratio_max=%.3f\n", n,
                        sums[i].median, n, sums[i].min, n, sums[i].max);
         }
-        printf("target_sessions=%s\n", verdict(t->sessions));
-        printf("target_ready=%s\n", verdict(t->ready));
+        printf("target_sessions=%s\n", bench_runs(o, 5) ? verdict(t->sessions) : "NOT_RUN");
+        printf("target_ready=%s\n", bench_runs(o, 7) ? verdict(t->ready) : "NOT_RUN");
 }
 
 /* One repetition of the measurements that the ratio targets compare, each
@@ -607,17 +660,21 @@ static void print_values(const BenchOptions *o, const BenchResults *reps, const 
  * best of both is the limit), the bus round trip, section 4, and section 6
  * with its own AES baseline right before each size. */
 static void run_repetition(const BenchOptions *o, const BenchFixture *fixture, BenchResults *r) {
-        bench_negotiate(o, fixture, harness_keyd_pid(), r);
-        bench_bus_round_trip(o, fixture, harness_keyd_pid(), r);
-        printf("1. (again) In-process decryption, keyd idle; the best of both runs is the limit\n");
-        bench_local_oaep(o, "after section 2  ", r);
-        print_ratio(r);
-        bench_flood(o, fixture, r);
-        bench_blt(o, fixture, harness_keyd_pid(), r);
+        if (bench_runs(o, 2)) {
+                bench_negotiate(o, fixture, harness_keyd_pid(), r);
+                bench_bus_round_trip(o, fixture, harness_keyd_pid(), r);
+                printf("1. (again) In-process decryption, keyd idle; the best of both runs is the limit\n");
+                bench_local_oaep(o, "after section 2  ", r);
+                print_ratio(r);
+        }
+        if (bench_runs(o, 4))
+                bench_flood(o, fixture, r);
+        if (bench_runs(o, 6))
+                bench_blt(o, fixture, harness_keyd_pid(), r);
 }
 
 int main(int argc, char *argv[]) {
-        BenchOptions o = { .n_sessions = 10000, .flood_depth = 64, .repeat = 1, .scaling = true };
+        BenchOptions o = { .n_sessions = 10000, .flood_depth = 64, .repeat = 1, .sections = BENCH_ALL_SECTIONS };
         _cleanup_free_ BenchResults *reps = NULL;
         _cleanup_free_ RatioSummary *sums = NULL;
         BenchResults res = {};
@@ -662,9 +719,13 @@ int main(int argc, char *argv[]) {
                 bench_die("atexit failed");
 
         bench_local_oaep_setup(harness_state_dir());
-        printf("1. In-process RSAES-OAEP-SHA-512 decryption (device_key_oaep_decrypt, RSA-2048, GMP in locked memory)\n");
-        bench_local_oaep(&o, "before keyd runs", &res);
-        bench_local_aes(&o, &res);
+        if (bench_runs(&o, 1)) {
+                printf("1. In-process RSAES-OAEP-SHA-512 decryption (device_key_oaep_decrypt, RSA-2048, GMP in locked "
+                       "memory)\n");
+                bench_local_oaep(&o, "before keyd runs", &res);
+        }
+        if (bench_runs(&o, 6))
+                bench_local_aes(&o, &res);
 
         harness_start_bus();
         r = harness_start_keyd(keyd_args(&o));
@@ -675,7 +736,8 @@ int main(int argc, char *argv[]) {
         printf("\nkeyd %s running (pid %d) on a private dbus-daemon, %u worker threads by default\n\n",
                getenv("KEYD_BINARY"), (int) harness_keyd_pid(), res.ncpu);
 
-        bench_sessions(&o, &fixture, harness_keyd_pid(), &res);
+        if (bench_runs(&o, 5))
+                bench_sessions(&o, &fixture, harness_keyd_pid(), &res);
 
         for (unsigned k = 0; k < o.repeat; k++) {
                 reps[k] = res;
@@ -688,17 +750,19 @@ int main(int argc, char *argv[]) {
                         memset(reps[k].aes_keyd_mb_s, 0, sizeof(reps[k].aes_keyd_mb_s));
                         memset(reps[k].aes_nettle_cpu_mb_s, 0, sizeof(reps[k].aes_nettle_cpu_mb_s));
                         printf("\n--- repetition %u of %u ---\n", k + 1, o.repeat);
-                        bench_local_oaep(&o, "before section 2", &reps[k]);
+                        if (bench_runs(&o, 1))
+                                bench_local_oaep(&o, "before section 2", &reps[k]);
                 } else if (o.repeat > 1)
                         printf("--- repetition 1 of %u ---\n", o.repeat);
                 run_repetition(&o, &fixture, &reps[k]);
         }
 
-        if (!o.no_decode)
+        if (bench_runs(&o, 8))
                 bench_decode(&o, &fixture, harness_keyd_pid());
-        if (o.scaling)
+        if (bench_runs(&o, 9))
                 bench_scaling(&o, &fixture, res.ncpu);
-        bench_start(&o, &reps[o.repeat - 1]);
+        if (bench_runs(&o, 7))
+                bench_start(&o, &reps[o.repeat - 1]);
 
         reps[o.repeat - 1].loadavg_end = loadavg();
         t = print_targets(&o, reps, sums);
