@@ -51,6 +51,14 @@ void aes_ctr_apply_pattern(AesCtr *c, const EncryptedBlockInfo *info, uint8_t *d
 void aes_ctr_apply_pattern_at(AesCtr *c, const EncryptedBlockInfo *info, uint64_t offset, uint8_t *dst,
                               const uint8_t *src, size_t n);
 
+/* Bytes of keystream that the pattern uses before offset: where a piece
+ * starting at offset picks the stream up. */
+uint64_t aes_ctr_pattern_keystream_offset(const EncryptedBlockInfo *info, uint64_t offset);
+/* Move a stream that nothing has used since aes_ctr_init() (or a copy of
+ * one) to keystream byte keystream_offset, so that pieces of one buffer can
+ * be decrypted apart, each with its own copy, in any order. */
+void aes_ctr_seek(AesCtr *c, uint64_t keystream_offset);
+
 /* out = AES-128-ECB-Encrypt(key, in), one block. */
 void aes128_ecb_encrypt_block(const uint8_t key[AES_CTR_KEY_SIZE], const uint8_t in[16], uint8_t out[16]);
 /* out = AES-128-ECB-Decrypt(key, in), one block: how D3D11 unwraps a key the

@@ -67,10 +67,14 @@ typedef struct BackendConfig {
  * straight into the surface, each piece decrypted in place while it is
  * still in the cache, and no mapping of the client's file to fault in and
  * tear down. */
+typedef struct WorkerPool WorkerPool;
+
 typedef struct BltInput {
         const uint8_t *data;
         int fd;
         size_t size;
+        /* Free workers that may take pieces of a large blt, or NULL. */
+        WorkerPool *helpers;
 } BltInput;
 
 typedef struct BackendOps {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -13,8 +14,18 @@
 typedef struct WorkerThread {
         WorkerPool *pool;
         pthread_t thread;
+        unsigned slot;               /* 1..n_threads, for worker_pool_run_pieces() */
         WorkerJob *running;          /* under the pool's lock */
 } WorkerThread;
+
+/* Bulk work of the event loop thread, shared out a piece at a time. */
+typedef struct PieceTask {
+        void (*run)(void *userdata, size_t piece, unsigned slot);
+        void *userdata;
+        size_t n_pieces;
+        atomic_size_t next;          /* the next piece nobody took */
+        unsigned helpers;            /* workers inside it; under the pool's lock */
+} PieceTask;
 
 struct WorkerPool {
         sd_event_source *done_source;
@@ -22,7 +33,10 @@ struct WorkerPool {
 
         pthread_mutex_t lock;
         pthread_cond_t work_available;
+        pthread_cond_t helpers_done;
         bool stopping;
+        unsigned running_cap;        /* jobs of one queue running at once */
+        PieceTask *pieces;           /* the event loop's bulk work, or NULL */
 
         QueueList new_queues;        /* clients that were idle, served first */
         QueueList old_queues;        /* clients served recently, in turn */
@@ -40,6 +54,10 @@ unsigned worker_pool_default_threads(void) {
 
 unsigned worker_pool_threads(WorkerPool *p) {
         return p->n_threads;
+}
+
+unsigned worker_pool_running_cap(WorkerPool *p) {
+        return p->running_cap;
 }
 
 void worker_queue_init(WorkerQueue *q, unsigned max_jobs) {
@@ -80,33 +98,46 @@ static void queue_list_remove(WorkerQueue *q) {
  * wait behind a flood), and every client served goes to the back of the
  * busy list (so nobody starves). A queue that runs empty while new moves to
  * the busy list rather than leaving: it cannot jump the line again just by
- * calling one request at a time. */
+ * calling one request at a time. A queue whose client has running_cap jobs
+ * running keeps its place and is passed over until one of them ends.
+ * NULL: nothing may start now. */
 static WorkerJob *take_next_job(WorkerPool *p) {
-        for (;;) {
-                QueueList *l = p->new_queues.head ? &p->new_queues : &p->old_queues;
-                WorkerQueue *q = l->head;
-                WorkerJob *job;
+        QueueList *lists[] = { &p->new_queues, &p->old_queues };
 
-                if (!q)
-                        return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(lists); i++) {
+                WorkerQueue *q = lists[i]->head;
 
-                queue_list_remove(q);
-                if (!q->head) {
-                        if (l == &p->new_queues)
-                                queue_list_append(&p->old_queues, q);
-                        continue;  /* an old queue that ran empty goes idle */
+                while (q) {
+                        WorkerQueue *next = q->sched_next;
+                        WorkerJob *job;
+
+                        if (!q->head) {
+                                /* Ran empty: a new queue goes to the busy list, an old one goes idle. */
+                                queue_list_remove(q);
+                                if (lists[i] == &p->new_queues)
+                                        queue_list_append(&p->old_queues, q);
+                                q = next;
+                                continue;
+                        }
+                        if (q->n_running >= p->running_cap) {
+                                q = next;
+                                continue;
+                        }
+
+                        job = q->head;
+                        q->head = job->next;
+                        if (!q->head)
+                                q->tail = NULL;
+                        job->next = NULL;
+                        p->n_waiting--;
+                        q->n_running++;
+
+                        queue_list_remove(q);
+                        queue_list_append(&p->old_queues, q);
+                        return job;
                 }
-
-                job = q->head;
-                q->head = job->next;
-                if (!q->head)
-                        q->tail = NULL;
-                job->next = NULL;
-                p->n_waiting--;
-
-                queue_list_append(&p->old_queues, q);
-                return job;
         }
+        return NULL;
 }
 
 static void push_done(WorkerPool *p, WorkerJob *job) {
@@ -127,20 +158,48 @@ static void push_done(WorkerPool *p, WorkerJob *job) {
                 (void) !write(p->done_fd, &one, sizeof(one));
 }
 
+/* Take pieces until none is left. */
+static void run_pieces(PieceTask *t, unsigned slot) {
+        for (;;) {
+                size_t piece = atomic_fetch_add(&t->next, 1);
+
+                if (piece >= t->n_pieces)
+                        return;
+                t->run(t->userdata, piece, slot);
+        }
+}
+
+/* Under the lock: bulk work with pieces nobody has taken. */
+static bool pieces_left(WorkerPool *p) {
+        return p->pieces && atomic_load(&p->pieces->next) < p->pieces->n_pieces;
+}
+
 static void *worker_main(void *userdata) {
         WorkerThread *t = userdata;
         WorkerPool *p = t->pool;
 
         pthread_mutex_lock(&p->lock);
         for (;;) {
-                WorkerJob *job;
+                WorkerJob *job = NULL;
 
-                while (!p->stopping && p->n_waiting == 0)
+                while (!p->stopping && !pieces_left(p) && !(job = take_next_job(p)))
                         pthread_cond_wait(&p->work_available, &p->lock);
                 if (p->stopping)
                         break;
 
-                job = take_next_job(p);
+                if (!job) {
+                        PieceTask *task = p->pieces;
+
+                        /* The event loop thread waits for these: they go first. */
+                        task->helpers++;
+                        pthread_mutex_unlock(&p->lock);
+                        run_pieces(task, t->slot);
+                        pthread_mutex_lock(&p->lock);
+                        if (--task->helpers == 0)
+                                pthread_cond_signal(&p->helpers_done);
+                        continue;
+                }
+
                 t->running = job;
                 pthread_mutex_unlock(&p->lock);
 
@@ -148,10 +207,38 @@ static void *worker_main(void *userdata) {
 
                 pthread_mutex_lock(&p->lock);
                 t->running = NULL;
+                /* job->queue is NULL when its client went away meanwhile. A
+                 * job of that client may start now: this worker looks first. */
+                if (job->queue)
+                        job->queue->n_running--;
                 push_done(p, job);
         }
         pthread_mutex_unlock(&p->lock);
         return NULL;
+}
+
+void worker_pool_run_pieces(WorkerPool *p, size_t n_pieces, void (*run)(void *userdata, size_t piece, unsigned slot),
+                            void *userdata) {
+        PieceTask task = { .run = run, .userdata = userdata, .n_pieces = n_pieces };
+
+        if (p->n_threads == 0 || n_pieces < 2) {
+                run_pieces(&task, 0);
+                return;
+        }
+
+        pthread_mutex_lock(&p->lock);
+        p->pieces = &task;
+        pthread_cond_broadcast(&p->work_available);
+        pthread_mutex_unlock(&p->lock);
+
+        run_pieces(&task, 0);
+
+        /* Every piece is taken; wait for the workers still running one. */
+        pthread_mutex_lock(&p->lock);
+        p->pieces = NULL;
+        while (task.helpers > 0)
+                pthread_cond_wait(&p->helpers_done, &p->lock);
+        pthread_mutex_unlock(&p->lock);
 }
 
 static void complete_job(WorkerJob *job, bool cancelled) {
@@ -193,6 +280,8 @@ int worker_pool_new(sd_event *event, unsigned n_threads, WorkerPool **ret) {
         p->done_fd = -1;
         pthread_mutex_init(&p->lock, NULL);
         pthread_cond_init(&p->work_available, NULL);
+        pthread_cond_init(&p->helpers_done, NULL);
+        p->running_cap = n_threads > 1 ? n_threads - 1 : 1;
 
         if (n_threads == 0) {
                 *ret = p;
@@ -215,6 +304,7 @@ int worker_pool_new(sd_event *event, unsigned n_threads, WorkerPool **ret) {
         }
         for (unsigned i = 0; i < n_threads; i++) {
                 p->threads[i].pool = p;
+                p->threads[i].slot = i + 1;
                 r = -pthread_create(&p->threads[i].thread, NULL, worker_main, &p->threads[i]);
                 if (r < 0)
                         goto fail;
@@ -252,6 +342,7 @@ WorkerPool *worker_pool_free(WorkerPool *p) {
         if (p->done_fd >= 0)
                 close(p->done_fd);
         pthread_cond_destroy(&p->work_available);
+        pthread_cond_destroy(&p->helpers_done);
         pthread_mutex_destroy(&p->lock);
         free(p->threads);
         free(p);
@@ -284,6 +375,7 @@ void worker_queue_cancel(WorkerPool *p, WorkerQueue *q) {
         for (WorkerJob *j = p->done_head; j; j = j->next)
                 if (j->queue == q)
                         j->queue = NULL;
+        q->n_running = 0;
         pthread_mutex_unlock(&p->lock);
         q->n_jobs = 0;
 }

@@ -378,6 +378,61 @@ START_TEST(test_pattern_in_pieces) {
 }
 END_TEST
 
+/* In pieces that each start from a copy of the fresh stream moved with
+ * aes_ctr_seek(), last piece first (as keyd's workers may take them): the
+ * same bytes as the reference. The counters start just below the 64-bit
+ * wrap, so that pieces begin on both sides of it. */
+START_TEST(test_pattern_in_pieces_out_of_order) {
+        static const EncryptedBlockInfo patterns[] = {
+                { 0, 0, 0 },   { 16, 16, 16 }, { 32, 0, 0 },    { 0, 16, 32 }, { 48, 32, 16 },
+                { 5, 3, 7 },   { 0, 160, 16 }, { 17, 31, 1 },   { 1000, 0, 0 }, { 0, 0, 16 },
+                { 1, 1, 1 },   { 16, 0, 16 },  { 0, 1, 4095 },
+        };
+        static const size_t pieces[] = { 1, 7, 16, 17, 48, 100, 333, 1999 };
+        const size_t n = 2000;
+        uint8_t key[16], counter[16];
+        uint8_t *src = malloc(n), *got = malloc(n), *want = malloc(n);
+
+        ck_assert_ptr_nonnull(src);
+        ck_assert_ptr_nonnull(got);
+        ck_assert_ptr_nonnull(want);
+
+        for (size_t pi = 0; pi < ELEMENTSOF(patterns); pi++)
+                for (size_t ki = 0; ki < ELEMENTSOF(pieces); ki++) {
+                        const EncryptedBlockInfo *p = &patterns[pi];
+                        size_t k = pieces[ki], n_pieces = (n + k - 1) / k;
+                        AesCtr start;
+
+                        random_bytes(key, sizeof(key));
+                        random_bytes(counter, sizeof(counter));
+                        memset(counter + 8, 0xff, 8);
+                        counter[15] = (uint8_t) (0xff - 40);  /* wraps after 41 blocks */
+                        random_bytes(src, n);
+                        reference_pattern(key, counter, p, want, src, n);
+
+                        memset(got, 0, n);
+                        aes_ctr_init(&start, key, counter);
+                        for (size_t i = n_pieces; i-- > 0;) {
+                                size_t off = i * k, len = n - off < k ? n - off : k;
+                                AesCtr c = start;
+
+                                aes_ctr_seek(&c, aes_ctr_pattern_keystream_offset(p, off));
+                                aes_ctr_apply_pattern_at(&c, p, off, got + off, src + off, len);
+                                aes_ctr_done(&c);
+                        }
+                        aes_ctr_done(&start);
+                        ck_assert_msg(memcmp(got, want, n) == 0,
+                                      "pattern (%u, %u, %u) in pieces of %zu bytes, last first",
+                                      p->encrypted_bytes_at_beginning, p->bytes_in_skip_pattern,
+                                      p->bytes_in_encrypt_pattern, k);
+                }
+
+        free(src);
+        free(got);
+        free(want);
+}
+END_TEST
+
 /* Clear ranges really are copied unchanged, and the pattern is its own inverse. */
 START_TEST(test_pattern_clear_bytes_and_inverse) {
         const EncryptedBlockInfo p = { 16, 32, 16 };
@@ -418,6 +473,7 @@ static Suite *aes_ctr_suite(void) {
         tcase_add_test(tc, test_counter_wrap_in_batch);
         tcase_add_test(tc, test_pattern_against_reference);
         tcase_add_test(tc, test_pattern_in_pieces);
+        tcase_add_test(tc, test_pattern_in_pieces_out_of_order);
         tcase_add_test(tc, test_pattern_clear_bytes_and_inverse);
         suite_add_tcase(s, tc);
         return s;

@@ -2,6 +2,7 @@
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -13,6 +14,7 @@
 #include "session/surface.h"
 #include "software-data.h"
 #include "software-secrets.h"
+#include "work/worker-pool.h"
 
 /* VA-API's generic TEE function ids (VAProtectedSessionExecuteBuffer). */
 #define TEE_FUNCTION_PASS_THROUGH 1u
@@ -68,27 +70,76 @@ int software_get_encryption_blt_key(Backend *b, Session *s, uint8_t out[AES_CTR_
         return 0;
 }
 
-/* Bytes of a memfd read and decrypted at a time: small enough to stay in
- * the cache between the read and the decryption, large enough that the
- * pread() per piece costs little next to it (64 per 8 MiB). */
-#define MEMFD_PIECE (128u * 1024u)
+/* Bytes read and decrypted at a time: small enough to stay in the cache
+ * between a memfd's pread() and the decryption, large enough that the
+ * pread() and the hand-out per piece cost little next to it (64 per 8 MiB). */
+#define BLT_PIECE (128u * 1024u)
 
-/* The Fd form: read each piece of the memfd into the surface, then decrypt it there. */
-static int decrypt_memfd(AesCtr *ctr, const EncryptedBlockInfo *info, uint8_t *surface, int fd, size_t size,
-                         sd_bus_error *error) {
-        for (size_t off = 0; off < size;) {
-                size_t n = MIN(size - off, (size_t) MEMFD_PIECE);
-                int r;
+/* A DecryptionBlt in BLT_PIECE pieces, shared between the event loop thread
+ * and the workers that are free (worker_pool_run_pieces()): a large one
+ * then takes the time of its share of the cores, not of one, while keyd's
+ * own thread would wait on it anyway. Each participant decrypts with its
+ * own copy of the stream, moved to where its piece begins. */
+typedef struct BltPieces {
+        const AesCtr *start;          /* the stream at byte 0 of the data; only copied */
+        AesCtr *streams;              /* one per participant, locked memory */
+        const EncryptedBlockInfo *info;
+        const BltInput *in;
+        uint8_t *surface;
+        atomic_int error;             /* the first failure, negative errno; 0 */
+        atomic_size_t error_offset;
+} BltPieces;
 
-                r = memfd_read_at(fd, surface + off, n, off);
+static void decrypt_piece(void *userdata, size_t piece, unsigned slot) {
+        BltPieces *p = userdata;
+        size_t off = piece * BLT_PIECE, n = MIN(p->in->size - off, (size_t) BLT_PIECE);
+        AesCtr *c = &p->streams[slot];
+        const uint8_t *src = p->in->data ? p->in->data + off : NULL;
+        int r;
+
+        if (p->in->fd >= 0) {
+                /* Read into the surface, decrypt it there while it is in the cache. */
+                r = memfd_read_at(p->in->fd, p->surface + off, n, off);
                 if (r < 0) {
-                        /* Leave no mix of ciphertext and plaintext behind. */
-                        secure_wipe(surface, off + n);
-                        return bus_error_setf(error, r, "cannot read the data memfd at byte %zu: %s", off,
-                                              strerror(-r));
+                        int none = 0;
+
+                        if (atomic_compare_exchange_strong(&p->error, &none, r))
+                                atomic_store(&p->error_offset, off);
+                        return;
                 }
-                aes_ctr_apply_pattern_at(ctr, info, off, surface + off, surface + off, n);
-                off += n;
+                src = p->surface + off;
+        }
+        memcpy(c, p->start, sizeof(*c));
+        aes_ctr_seek(c, aes_ctr_pattern_keystream_offset(p->info, off));
+        aes_ctr_apply_pattern_at(c, p->info, off, p->surface + off, src, n);
+}
+
+static int decrypt_in_pieces(const AesCtr *start, const EncryptedBlockInfo *info, const BltInput *in,
+                             uint8_t *surface, sd_bus_error *error) {
+        size_t n_pieces = (in->size + BLT_PIECE - 1) / BLT_PIECE,
+               n_streams = in->helpers ? worker_pool_threads(in->helpers) + 1 : 1;
+        _cleanup_(secure_freep) AesCtr *streams = NULL;
+        BltPieces p = { .start = start, .info = info, .in = in, .surface = surface };
+        int r;
+
+        streams = secure_alloc(n_streams * sizeof(AesCtr));
+        if (!streams)
+                return bus_error_setf(error, -ENOMEM, "out of locked memory for the decryption keys");
+        p.streams = streams;
+
+        if (in->helpers)
+                worker_pool_run_pieces(in->helpers, n_pieces, decrypt_piece, &p);
+        else
+                for (size_t i = 0; i < n_pieces; i++)
+                        decrypt_piece(&p, i, 0);
+        secure_wipe(streams, n_streams * sizeof(AesCtr));
+
+        r = atomic_load(&p.error);
+        if (r < 0) {
+                /* Leave no mix of ciphertext and plaintext behind. */
+                secure_wipe(surface, in->size);
+                return bus_error_setf(error, r, "cannot read the data memfd at byte %zu: %s",
+                                      atomic_load(&p.error_offset), strerror(-r));
         }
         return 0;
 }
@@ -129,10 +180,7 @@ int software_decryption_blt(Backend *b, Session *s, Surface *surface, const BltI
         if (r < 0)
                 return r;
 
-        if (in->fd < 0)
-                aes_ctr_apply_pattern(ctr, info, surface->data, in->data, in->size);
-        else
-                r = decrypt_memfd(ctr, info, surface->data, in->fd, in->size, error);
+        r = decrypt_in_pieces(ctr, info, in, surface->data, error);
         aes_ctr_done(ctr);
         return r;
 }
