@@ -328,6 +328,43 @@ static int run_test_hook(Decoder *d, const uint8_t *data, size_t size) {
 }
 #endif
 
+/* The free function of a sample's buffer: the decrypted bitstream is wiped
+ * before the memory goes back to the allocator. libavcodec's frame threads
+ * hold their own reference to the buffer after avcodec_send_packet()
+ * returns, so it is wiped when the last reference goes, not before.
+ * (libavcodec's working copies of what it parses, the NAL units it
+ * unescapes, stay in its own buffers until the helper exits.) */
+static void sample_buffer_free(void *opaque, uint8_t *data) {
+        explicit_bzero(data, (size_t) (uintptr_t) opaque);
+        av_free(data);
+}
+
+/* A packet holding a copy of size bytes of sample, in a buffer that
+ * sample_buffer_free() wipes. */
+static AVPacket *sample_packet(const uint8_t *sample, size_t size) {
+        size_t total = size + AV_INPUT_BUFFER_PADDING_SIZE;
+        AVPacket *pkt = av_packet_alloc();
+        uint8_t *data = av_malloc(total);
+
+        if (!pkt || !data) {
+                av_free(data);
+                av_packet_free(&pkt);
+                return NULL;
+        }
+        memcpy(data, sample, size);
+        memset(data + size, 0, AV_INPUT_BUFFER_PADDING_SIZE);
+        pkt->buf = av_buffer_create(data, total, sample_buffer_free, (void *) (uintptr_t) total, 0);
+        if (!pkt->buf) {
+                explicit_bzero(data, total);
+                av_free(data);
+                av_packet_free(&pkt);
+                return NULL;
+        }
+        pkt->data = data;
+        pkt->size = (int) size;
+        return pkt;
+}
+
 static int handle_sample(Decoder *d, const DecoderRequest *req, int fd) {
         AVPacket *pkt;
         int r;
@@ -358,12 +395,9 @@ static int handle_sample(Decoder *d, const DecoderRequest *req, int fd) {
 #endif
 
         /* Our own copy: keyd wipes its memfd once we answer. */
-        pkt = av_packet_alloc();
-        if (!pkt || av_new_packet(pkt, (int) req->sample_size) < 0) {
-                av_packet_free(&pkt);
+        pkt = sample_packet(d->sample, req->sample_size);
+        if (!pkt)
                 return send_done(d, -ENOMEM, false, "out of memory for the sample");
-        }
-        memcpy(pkt->data, d->sample, req->sample_size);
         pkt->pts = req->pts;
 
         pthread_mutex_lock(&d->lock);

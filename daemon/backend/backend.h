@@ -73,6 +73,10 @@ typedef struct BltInput {
         const uint8_t *data;
         int fd;
         size_t size;
+        /* fd is still to be checked for holes (memfd_check_no_holes()): the
+         * backend does it beside the decryption, and on a hole fails and
+         * wipes what it wrote. */
+        bool check_holes;
         /* Free workers that may take pieces of a large blt, or NULL. */
         WorkerPool *helpers;
 } BltInput;

@@ -50,7 +50,7 @@ static int memfd_check_tmpfs(int fd, const char *what, sd_bus_error *error) {
  * client's mistake (ftruncate() without writing) and is refused as the bus
  * reference says. F_SEAL_WRITE also forbids punching holes later. The file
  * offset is shared with the sender, so it is put back. */
-static int memfd_check_no_holes(int fd, off_t size, const char *what, sd_bus_error *error) {
+int memfd_check_no_holes(int fd, off_t size, const char *what, sd_bus_error *error) {
         off_t saved, hole;
 
         if (size == 0)
@@ -106,7 +106,7 @@ static int memfd_get_size(int fd, const char *what, const char *not_memfd_hint, 
 #define SEALED_HINT \
         "a memfd_create() file sealed with F_SEAL_WRITE, F_SEAL_SHRINK and F_SEAL_GROW"
 
-int memfd_check_sealed(int fd, size_t max_size, const char *what, size_t *ret_size, sd_bus_error *error) {
+int memfd_check_sealed_layout(int fd, size_t max_size, const char *what, size_t *ret_size, sd_bus_error *error) {
         off_t size;
         int seals, r;
 
@@ -130,11 +130,24 @@ int memfd_check_sealed(int fd, size_t max_size, const char *what, size_t *ret_si
         if ((uint64_t) size > max_size)
                 return bus_error_setf(error, -EINVAL, "%s is %jd bytes; at most %zu fit", what,
                                       (intmax_t) size, max_size);
-        r = memfd_check_no_holes(fd, size, what, error);
+
+        *ret_size = (size_t) size;
+        return 0;
+}
+
+int memfd_check_sealed(int fd, size_t max_size, const char *what, size_t *ret_size, sd_bus_error *error) {
+        size_t size;
+        int r;
+
+        *ret_size = 0;
+        r = memfd_check_sealed_layout(fd, max_size, what, &size, error);
+        if (r < 0)
+                return r;
+        r = memfd_check_no_holes(fd, (off_t) size, what, error);
         if (r < 0)
                 return r;
 
-        *ret_size = (size_t) size;
+        *ret_size = size;
         return 0;
 }
 

@@ -20,6 +20,13 @@
  * a mapping, see docs/benchmark.md). pread() copies from the page cache
  * into memory that is already mapped and locked. */
 int memfd_check_sealed(int fd, size_t max_size, const char *what, size_t *ret_size, sd_bus_error *error);
+/* memfd_check_sealed() without the hole check, for a caller that makes it
+ * with memfd_check_no_holes() beside other work before it replies (a large
+ * DecryptionBltFd: the check walks the file a page at a time). */
+int memfd_check_sealed_layout(int fd, size_t max_size, const char *what, size_t *ret_size, sd_bus_error *error);
+/* -EINVAL, and error says where, if the first size bytes of fd have a hole.
+ * Moves the file offset and puts it back: call it from one thread at a time. */
+int memfd_check_no_holes(int fd, off_t size, const char *what, sd_bus_error *error);
 /* size bytes at offset of a memfd checked above; -EIO if it ends early. */
 int memfd_read_at(int fd, uint8_t *buf, size_t size, uint64_t offset);
 

@@ -175,11 +175,13 @@ int method_decryption_blt_fd(sd_bus_message *message, void *userdata, sd_bus_err
                 return r;
 
         /* The session layer then checks the size against the surface like
-         * for the ay form; the backend reads the memfd (see memfd.h). */
-        r = memfd_check_sealed(args.data_fd, s->manager->config.max_surface_bytes_per_client, "data",
-                               &args.data_size, error);
+         * for the ay form; the backend reads the memfd (see memfd.h) and
+         * looks for holes in it while its workers decrypt. */
+        r = memfd_check_sealed_layout(args.data_fd, s->manager->config.max_surface_bytes_per_client, "data",
+                                      &args.data_size, error);
         if (r < 0)
                 return r;
+        args.data_fd_holes_unchecked = true;
 
         r = session_decryption_blt(s, &args, error);
         if (r < 0)

@@ -394,6 +394,28 @@ START_TEST(test_sparse_memfd_refused) {
         sd_bus_error_free(&error);
         close(fd);
 
+        /* Every byte but the last MiB written: keyd finds that hole while
+         * its workers decrypt the pieces before it, and says where it is. */
+        fd = memfd_create("test-limits-sparse-tail", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(ftruncate(fd, SPARSE_SIZE), 0);
+        {
+                _cleanup_free_ uint8_t *bytes = calloc(1, SPARSE_SIZE - 1024 * 1024);
+                char where[32];
+
+                ck_assert_ptr_nonnull(bytes);
+                ck_assert_int_eq(pwrite(fd, bytes, SPARSE_SIZE - 1024 * 1024, 0), SPARSE_SIZE - 1024 * 1024);
+                ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW), 0);
+                r = raw_decryption_blt_fd(bus, path, surface, fd, &error);
+                snprintf(where, sizeof(where), "%u", SPARSE_SIZE - 1024 * 1024);
+                ck_assert_msg(r < 0 && sd_bus_error_has_name(&error, ERROR_INVALID_ARG) &&
+                                      str_contains(error.message, where),
+                              "DecryptionBltFd of a memfd with a hole at %s: r=%d %s: %s", where, r,
+                              error.name ?: "-", error.message ?: "-");
+        }
+        sd_bus_error_free(&error);
+        close(fd);
+
         bystander_check(&by, "a sparse memfd");
         bystander_close(&by);
 }

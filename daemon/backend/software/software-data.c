@@ -82,6 +82,8 @@ int software_get_encryption_blt_key(Backend *b, Session *s, uint8_t out[AES_CTR_
  * own copy of the stream, moved to where its piece begins. */
 typedef struct BltPieces {
         const AesCtr *start;          /* the stream at byte 0 of the data; only copied */
+        bool check_holes;             /* task 0 is the memfd's hole check, the pieces follow */
+        sd_bus_error hole_error;      /* task 0's own */
         AesCtr *streams;              /* one per participant, locked memory */
         const EncryptedBlockInfo *info;
         const BltInput *in;
@@ -90,12 +92,27 @@ typedef struct BltPieces {
         atomic_size_t error_offset;
 } BltPieces;
 
-static void decrypt_piece(void *userdata, size_t piece, unsigned slot) {
+static void decrypt_piece(void *userdata, size_t task, unsigned slot) {
         BltPieces *p = userdata;
-        size_t off = piece * BLT_PIECE, n = MIN(p->in->size - off, (size_t) BLT_PIECE);
+        size_t piece, off, n;
         AesCtr *c = &p->streams[slot];
-        const uint8_t *src = p->in->data ? p->in->data + off : NULL;
+        const uint8_t *src;
         int r;
+
+        if (p->check_holes) {
+                if (task == 0) {
+                        /* The bus reference refuses a memfd with holes; the
+                         * walk takes as long as a few pieces, so it runs
+                         * beside them. Only this task moves the file offset. */
+                        (void) memfd_check_no_holes(p->in->fd, (off_t) p->in->size, "data", &p->hole_error);
+                        return;
+                }
+                task--;
+        }
+        piece = task;
+        off = piece * BLT_PIECE;
+        n = MIN(p->in->size - off, (size_t) BLT_PIECE);
+        src = p->in->data ? p->in->data + off : NULL;
 
         if (p->in->fd >= 0) {
                 /* Read into the surface, decrypt it there while it is in the cache. */
@@ -119,7 +136,9 @@ static int decrypt_in_pieces(const AesCtr *start, const EncryptedBlockInfo *info
         size_t n_pieces = (in->size + BLT_PIECE - 1) / BLT_PIECE,
                n_streams = in->helpers ? worker_pool_threads(in->helpers) + 1 : 1;
         _cleanup_(secure_freep) AesCtr *streams = NULL;
-        BltPieces p = { .start = start, .info = info, .in = in, .surface = surface };
+        BltPieces p = { .start = start, .info = info, .in = in, .surface = surface,
+                        .check_holes = in->fd >= 0 && in->check_holes, .hole_error = SD_BUS_ERROR_NULL };
+        size_t n_tasks = n_pieces + (p.check_holes ? 1 : 0);
         int r;
 
         streams = secure_alloc(n_streams * sizeof(AesCtr));
@@ -128,12 +147,19 @@ static int decrypt_in_pieces(const AesCtr *start, const EncryptedBlockInfo *info
         p.streams = streams;
 
         if (in->helpers)
-                worker_pool_run_pieces(in->helpers, n_pieces, decrypt_piece, &p);
+                worker_pool_run_pieces(in->helpers, n_tasks, decrypt_piece, &p);
         else
-                for (size_t i = 0; i < n_pieces; i++)
+                for (size_t i = 0; i < n_tasks; i++)
                         decrypt_piece(&p, i, 0);
         secure_wipe(streams, n_streams * sizeof(AesCtr));
 
+        if (sd_bus_error_is_set(&p.hole_error)) {
+                /* The client's mistake, said as memfd_check_no_holes() says it;
+                 * what was decrypted from the rest goes. */
+                secure_wipe(surface, in->size);
+                r = sd_bus_error_move(error, &p.hole_error);
+                return r < 0 ? r : -EINVAL;
+        }
         r = atomic_load(&p.error);
         if (r < 0) {
                 /* Leave no mix of ciphertext and plaintext behind. */
