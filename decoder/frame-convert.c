@@ -76,12 +76,39 @@ static int write_plane_rows(int fd, const uint8_t *src, int linesize, uint32_t r
         return 0;
 }
 
-/* One row of the interleaved chroma plane, padding included. */
+typedef uint8_t Vec16 __attribute__((vector_size(16)));
+
+/* The pairs of a and b's bytes 0-7 (low) or 8-15 (high), interleaved. */
+#ifdef __clang__
+#define INTERLEAVE_LOW(a, b) __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)
+#define INTERLEAVE_HIGH(a, b) \
+        __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)
+#else
+#define INTERLEAVE_LOW(a, b) \
+        __builtin_shuffle(a, b, (Vec16) { 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23 })
+#define INTERLEAVE_HIGH(a, b) \
+        __builtin_shuffle(a, b, (Vec16) { 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31 })
+#endif
+
+/* One row of the interleaved chroma plane, padding included. Sixteen
+ * pairs at a time (SSE2's unpack on x86-64): the byte loop was a twentieth
+ * of the helper's CPU per 1080p frame (perf). */
 static void nv12_uv_row(const AVFrame *f, uint32_t row, uint32_t cw, uint32_t pitch, uint8_t *d) {
         const uint8_t *u = f->data[1] + (size_t) row * f->linesize[1];
         const uint8_t *v = f->data[2] + (size_t) row * f->linesize[2];
+        uint32_t x = 0;
 
-        for (uint32_t x = 0; x < cw; x++) {
+        for (; x + 16 <= cw; x += 16) {
+                Vec16 a, b, lo, hi;
+
+                memcpy(&a, u + x, 16);
+                memcpy(&b, v + x, 16);
+                lo = INTERLEAVE_LOW(a, b);
+                hi = INTERLEAVE_HIGH(a, b);
+                memcpy(d + 2 * x, &lo, 16);
+                memcpy(d + 2 * x + 16, &hi, 16);
+        }
+        for (; x < cw; x++) {
                 d[2 * x] = u[x];
                 d[2 * x + 1] = v[x];
         }
