@@ -54,8 +54,9 @@ static void help(void) {
                "                       keyd's default --max-queued-per-client)\n"
                "     --start-runs=N    keyd starts timed in section 7 (default 7, --quick 5)\n"
                "     --keyd-arg=ARG    Pass ARG to keyd as well (repeatable), e.g. --keyd-arg=--workers=1\n"
-               "     --repeat=N        Take sections 1, 2, 4 and 6 N times, interleaved, and judge each\n"
-               "                       target on the median of the N ratios (default 1)\n"
+               "     --repeat=N        Take sections 1, 2, 4 and 6 N times, interleaved, and section 8's\n"
+               "                       keyd/ffmpeg pair N times, and judge each target on the median of\n"
+               "                       the N ratios (default 1)\n"
                "     --no-scaling      Skip section 9 (keyd with --workers=1..nproc)\n"
                "     --no-decode       Skip section 8 (protected decode of a 1080p clip through keyd vs ffmpeg)\n"
                "     --only=LIST       Run only these sections, numbers separated by commas (e.g. --only=4,6,8);\n"
@@ -637,9 +638,11 @@ static void print_values(const BenchOptions *o, const BenchResults *reps, const 
                 printf("encryption_blt_ay_%s_mb_s=%.0f\n", s, res->enc_ay_mb_s[i]);
                 printf("encryption_blt_fd_%s_mb_s=%.0f\n", s, res->enc_fd_mb_s[i]);
         }
-        printf("ready_median_ms=%.1f\n", res->ready_median_ms);
-        printf("ready_min_ms=%.1f\n", res->ready_min_ms);
-        printf("ready_max_ms=%.1f\n", res->ready_max_ms);
+        if (bench_runs(o, 7)) {
+                printf("ready_median_ms=%.1f\n", res->ready_median_ms);
+                printf("ready_min_ms=%.1f\n", res->ready_min_ms);
+                printf("ready_max_ms=%.1f\n", res->ready_max_ms);
+        }
         for (size_t i = 0; i < ELEMENTSOF(ratio_targets); i++) {
                 const char *n = ratio_targets[i].name;
 
