@@ -122,6 +122,10 @@ trap teardown EXIT
 trap 'exit 130' INT TERM HUP
 
 log_tail() {
+        if [[ -f $work/nspawn-$flavour.log ]]; then
+                echo "---- systemd-nspawn's output (last 20 lines) ----" >&2
+                tail -n 20 "$work/nspawn-$flavour.log" >&2
+        fi
         [[ -n $leader ]] || return 0
         echo "---- journal of the container (last 60 lines) ----" >&2
         timeout 10 nsenter -t "$leader" -a journalctl -b --no-pager -n 60 -o short-monotonic >&2 || true
@@ -243,8 +247,11 @@ boot() {
                         "${extra[@]}" -b systemd.unit=basic.target
         ) </dev/null >"$work/nspawn-$1.log" 2>&1 &
         nspawn_pid=$!
-        for ((i = 0; i < 100; i++)); do
-                leader=$(pgrep -P "$nspawn_pid" | head -n1 || true)
+        # The container's PID 1 is nspawn's child once it has exec'd systemd.
+        # Not just any child: nspawn's short-lived outer child comes first,
+        # and taking it made later nsenter calls fail once it had exited.
+        for ((i = 0; i < 300; i++)); do
+                leader=$(pgrep -x -P "$nspawn_pid" systemd | head -n1 || true)
                 [[ -n $leader ]] && break
                 sleep 0.1
         done
