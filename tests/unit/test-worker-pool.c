@@ -52,6 +52,13 @@ static void test_job_complete(WorkerJob *job, bool cancelled) {
         (*t->completed)++;
 }
 
+static TestJob test_job(sem_t *started, sem_t *release, atomic_int *running, atomic_int *max_running,
+                        unsigned *completed) {
+        return (TestJob) { .job = { .run = test_job_run, .complete = test_job_complete }, .started = started,
+                           .release = release, .running = running, .max_running = max_running,
+                           .completed = completed };
+}
+
 static bool sem_wait_seconds(sem_t *s, int seconds) {
         struct timespec ts;
 
@@ -86,18 +93,14 @@ START_TEST(test_one_client_never_takes_every_worker) {
         sem_init(&other_started, 0, 0);
 
         for (size_t i = 0; i < ELEMENTSOF(jobs); i++) {
-                jobs[i] = (TestJob) { .job = { .run = test_job_run, .complete = test_job_complete },
-                                      .started = &started, .release = &release, .running = &flooder_running,
-                                      .max_running = &flooder_max, .completed = &completed };
+                jobs[i] = test_job(&started, &release, &flooder_running, &flooder_max, &completed);
                 ck_assert_int_eq(worker_pool_submit(p, &flooder, &jobs[i].job), 0);
         }
         /* The flooder's first job runs and blocks... */
         ck_assert_msg(sem_wait_seconds(&started, 5), "the flooder's first job did not start");
 
         /* ...and the other client's job runs beside it, on the worker left free. */
-        other_job = (TestJob) { .job = { .run = test_job_run, .complete = test_job_complete },
-                                .started = &other_started, .running = &other_running, .max_running = &other_max,
-                                .completed = &completed };
+        other_job = test_job(&other_started, NULL, &other_running, &other_max, &completed);
         ck_assert_int_eq(worker_pool_submit(p, &other, &other_job.job), 0);
         ck_assert_msg(sem_wait_seconds(&other_started, 5),
                       "another client's job did not run while one client's jobs were blocked");
@@ -130,9 +133,7 @@ START_TEST(test_one_worker_runs_everything) {
         worker_queue_init(&q, 8);
         sem_init(&started, 0, 0);
         for (size_t i = 0; i < ELEMENTSOF(jobs); i++) {
-                jobs[i] = (TestJob) { .job = { .run = test_job_run, .complete = test_job_complete },
-                                      .started = &started, .running = &running, .max_running = &max,
-                                      .completed = &completed };
+                jobs[i] = test_job(&started, NULL, &running, &max, &completed);
                 ck_assert_int_eq(worker_pool_submit(p, &q, &jobs[i].job), 0);
         }
         run_until_completed(e, &completed, ELEMENTSOF(jobs));
@@ -214,9 +215,7 @@ START_TEST(test_pieces_with_every_worker_busy) {
 
         /* Two clients, one blocked job each: both workers are taken. */
         for (size_t i = 0; i < ELEMENTSOF(jobs); i++) {
-                jobs[i] = (TestJob) { .job = { .run = test_job_run, .complete = test_job_complete },
-                                      .started = &started, .release = &release, .running = &running,
-                                      .max_running = &max, .completed = &completed };
+                jobs[i] = test_job(&started, &release, &running, &max, &completed);
                 ck_assert_int_eq(worker_pool_submit(p, i == 0 ? &a : &b, &jobs[i].job), 0);
         }
         for (size_t i = 0; i < ELEMENTSOF(jobs); i++)
