@@ -166,7 +166,7 @@ static int write_converted_rows(int fd, const AVFrame *f, RowFunc convert, uint3
         return 0;
 }
 
-/* Only the decoding thread calls frame_to_memfd(). */
+/* Only the output thread calls frame_to_memfd(). */
 static uint8_t *band;
 static size_t band_size;
 

@@ -37,6 +37,9 @@
  * threads busy while the answer to keyd travels, few enough that a sample's
  * failure is reported soon after it. */
 #define PACKET_QUEUE_MAX 2u
+/* Frames out of libavcodec waiting for the output thread: enough that a
+ * frame thread that finishes never waits for the memfd of the frame before. */
+#define OUTPUT_QUEUE_MAX 4u
 /* Frames decoded and written into memfds, not yet handed to keyd: each
  * holds an fd, within the sandbox's RLIMIT_NOFILE (48). */
 #define READY_MAX 32u
@@ -48,8 +51,11 @@ typedef struct ReadyFrame {
 
 /* The main thread talks to keyd; the decoding thread feeds libavcodec
  * (avcodec_send_packet() waits for a frame thread to finish, which is not a
- * reason to keep keyd waiting) and turns its frames into memfds. Everything
- * below lock is shared between them. */
+ * reason to keep keyd waiting); the output thread turns its frames into
+ * memfds. Writing a frame's memfd takes about a quarter of a frame's
+ * decoding: done by the decoding thread, it left a frame thread that
+ * finished meanwhile without its next packet. Everything below lock is
+ * shared between them. */
 typedef struct Decoder {
         int fd;
         AVCodecContext *ctx;
@@ -57,15 +63,19 @@ typedef struct Decoder {
         const uint8_t *sample;       /* keyd's sample memfd, mapped read-only */
         size_t sample_capacity;
 
-        pthread_t thread;
+        pthread_t thread, output_thread;
         bool thread_started;
         pthread_mutex_t lock;
         pthread_cond_t cond;         /* any change of the state below */
         AVPacket *queue[PACKET_QUEUE_MAX];
         unsigned queue_head, queue_len;
-        bool busy;                   /* the thread is inside libavcodec */
+        bool busy;                   /* the decoding thread is inside libavcodec */
+        AVFrame *output[OUTPUT_QUEUE_MAX];  /* decoded, for the output thread */
+        unsigned output_head, output_len;
+        bool converting;             /* the output thread is writing a frame */
         bool drain_requested;        /* end of stream asked for... */
-        bool drained;                /* ...and every frame is out of libavcodec */
+        bool eof;                    /* ...every frame is out of libavcodec... */
+        bool drained;                /* ...and in the ready list */
         ReadyFrame ready[READY_MAX];
         unsigned ready_head, ready_len;
         int error;                   /* the first failure not yet reported, with its text */
@@ -73,6 +83,7 @@ typedef struct Decoder {
 } Decoder;
 
 static void *decode_thread(void *userdata);
+static void *output_thread(void *userdata);
 
 static void silent_log(void *avcl, int level, const char *fmt, va_list vl) {
 }
@@ -131,6 +142,9 @@ static int handle_init(Decoder *d, const DecoderRequest *req, const uint8_t *con
         if (r < 0)
                 return send_done(d, -EINVAL, false, "libavcodec refused the codec configuration: %s",
                                  av_error_text(r, errbuf));
+        r = pthread_create(&d->output_thread, NULL, output_thread, d);
+        if (r != 0)
+                return send_done(d, -ENOMEM, false, "cannot start the output thread: %s", strerror(r));
         r = pthread_create(&d->thread, NULL, decode_thread, d);
         if (r != 0)
                 return send_done(d, -ENOMEM, false, "cannot start the decoding thread: %s", strerror(r));
@@ -152,15 +166,15 @@ static void record_error(Decoder *d, int error, const char *fmt, ...) {
 }
 _Pragma("GCC diagnostic pop")
 
-/* Take every frame libavcodec has ready into the ready list. Returns
+/* Hand every frame libavcodec has ready to the output thread. Returns
  * AVERROR_EOF once a drain is complete, else 0. Called by the decoding
  * thread without the lock. */
 static int collect_frames(Decoder *d) {
         char errbuf[AV_ERROR_MAX_STRING_SIZE];
-        int r, fd;
+        int r;
 
         for (;;) {
-                DecoderAnswer a = {};
+                AVFrame *f;
 
                 r = avcodec_receive_frame(d->ctx, d->frame);
                 if (r == AVERROR(EAGAIN))
@@ -176,12 +190,60 @@ static int collect_frames(Decoder *d) {
                 }
                 d->frame->pts = d->frame->best_effort_timestamp != AV_NOPTS_VALUE ? d->frame->best_effort_timestamp
                                                                                 : d->frame->pts;
-                fd = frame_to_memfd(d->frame, &a);
+                f = av_frame_alloc();
+                pthread_mutex_lock(&d->lock);
+                if (!f)
+                        record_error(d, -ENOMEM, "out of memory for a decoded frame");
+                else {
+                        /* The output thread takes them in order; a full queue waits for it. */
+                        while (d->output_len == OUTPUT_QUEUE_MAX)
+                                pthread_cond_wait(&d->cond, &d->lock);
+                        av_frame_move_ref(f, d->frame);
+                        d->output[(d->output_head + d->output_len) % OUTPUT_QUEUE_MAX] = f;
+                        d->output_len++;
+                        pthread_cond_broadcast(&d->cond);
+                }
+                pthread_mutex_unlock(&d->lock);
+                av_frame_unref(d->frame);
+        }
+}
+
+/* The output thread: each decoded frame into a memfd, in order, into the
+ * ready list; a drain is complete when libavcodec's last frame is there. */
+static void *output_thread(void *userdata) {
+        Decoder *d = userdata;
+
+        pthread_mutex_lock(&d->lock);
+        for (;;) {
+                DecoderAnswer a = {};
+                AVFrame *f;
+                int fd;
+
+                while (d->output_len == 0 && !d->eof)
+                        pthread_cond_wait(&d->cond, &d->lock);
+                if (d->output_len == 0) {
+                        /* eof: everything libavcodec gave is in the ready list.
+                         * Unless a sample came since: that drain was given up
+                         * and a new stream has begun. */
+                        d->eof = false;
+                        d->drained = d->drain_requested;
+                        pthread_cond_broadcast(&d->cond);
+                        continue;
+                }
+                f = d->output[d->output_head];
+                d->output_head = (d->output_head + 1) % OUTPUT_QUEUE_MAX;
+                d->output_len--;
+                d->converting = true;
+                pthread_cond_broadcast(&d->cond);
+                pthread_mutex_unlock(&d->lock);
+
+                fd = frame_to_memfd(f, &a);
+
                 pthread_mutex_lock(&d->lock);
                 if (fd == -EPROTONOSUPPORT)
                         record_error(d, -EPROTONOSUPPORT,
                                      "the stream decodes to %s; keyd outputs only 4:2:0 8-bit (NV12) and 10-bit (P010)",
-                                     av_get_pix_fmt_name(d->frame->format) ?: "an unknown pixel format");
+                                     av_get_pix_fmt_name(f->format) ?: "an unknown pixel format");
                 else if (fd < 0)
                         record_error(d, -ENOMEM, "cannot write the frame into a memfd: %s", strerror(-fd));
                 else {
@@ -190,11 +252,12 @@ static int collect_frames(Decoder *d) {
                                 pthread_cond_wait(&d->cond, &d->lock);
                         d->ready[(d->ready_head + d->ready_len) % READY_MAX] = (ReadyFrame) { .fd = fd, .answer = a };
                         d->ready_len++;
-                        pthread_cond_broadcast(&d->cond);
                 }
-                pthread_mutex_unlock(&d->lock);
-                av_frame_unref(d->frame);
+                d->converting = false;
+                pthread_cond_broadcast(&d->cond);
+                av_frame_free(&f);
         }
+        return NULL;
 }
 
 /* The decoding thread: packets in order, then a drain when one is asked for. */
@@ -208,7 +271,7 @@ static void *decode_thread(void *userdata) {
                 bool drain = false;
                 int r;
 
-                while (d->queue_len == 0 && !(d->drain_requested && !d->drained))
+                while (d->queue_len == 0 && !(d->drain_requested && !d->drained && !d->eof))
                         pthread_cond_wait(&d->cond, &d->lock);
                 if (d->queue_len > 0) {
                         pkt = d->queue[d->queue_head];
@@ -239,9 +302,12 @@ static void *decode_thread(void *userdata) {
 
                 pthread_mutex_lock(&d->lock);
                 if (drain && r == AVERROR_EOF) {
-                        /* Everything is out: ready for a new stream. */
+                        /* Everything is out of libavcodec (the output thread
+                         * says when it is in the ready list): ready for a new
+                         * stream. The frames still queued hold their own
+                         * references. */
                         avcodec_flush_buffers(d->ctx);
-                        d->drained = true;
+                        d->eof = true;
                 } else if (drain)
                         record_error(d, -EIO, "libavcodec did not finish the stream");
                 d->busy = false;
@@ -454,7 +520,12 @@ static int handle_flush(Decoder *d) {
                         d->ready_head = (d->ready_head + 1) % READY_MAX;
                         d->ready_len--;
                 }
-                if (!d->busy)
+                while (d->output_len > 0) {
+                        av_frame_free(&d->output[d->output_head]);
+                        d->output_head = (d->output_head + 1) % OUTPUT_QUEUE_MAX;
+                        d->output_len--;
+                }
+                if (!d->busy && !d->converting)
                         break;
                 pthread_cond_broadcast(&d->cond);
                 pthread_cond_wait(&d->cond, &d->lock);
@@ -462,7 +533,7 @@ static int handle_flush(Decoder *d) {
         /* The thread waits for work and cannot start any while we hold the lock. */
         avcodec_flush_buffers(d->ctx);
         d->error = 0;
-        d->drain_requested = d->drained = false;
+        d->drain_requested = d->drained = d->eof = false;
         pthread_cond_broadcast(&d->cond);
         r = send_done(d, 0, false, NULL);
         pthread_mutex_unlock(&d->lock);
