@@ -40,7 +40,6 @@ struct WorkerPool {
 
         QueueList new_queues;        /* clients that were idle, served first */
         QueueList old_queues;        /* clients served recently, in turn */
-        unsigned n_waiting;          /* jobs queued, not yet running */
         WorkerJob *done_head, *done_tail;
 
         WorkerThread *threads;
@@ -129,7 +128,6 @@ static WorkerJob *take_next_job(WorkerPool *p) {
                         if (!q->head)
                                 q->tail = NULL;
                         job->next = NULL;
-                        p->n_waiting--;
                         q->n_running++;
 
                         queue_list_remove(q);
@@ -354,8 +352,6 @@ void worker_queue_cancel(WorkerPool *p, WorkerQueue *q) {
 
         pthread_mutex_lock(&p->lock);
         waiting = q->head;
-        for (WorkerJob *j = waiting; j; j = j->next)
-                p->n_waiting--;
         q->head = q->tail = NULL;
         queue_list_remove(q);
         pthread_mutex_unlock(&p->lock);
@@ -400,7 +396,6 @@ int worker_pool_submit(WorkerPool *p, WorkerQueue *q, WorkerJob *job) {
         else
                 q->head = job;
         q->tail = job;
-        p->n_waiting++;
         if (!q->list)
                 queue_list_append(&p->new_queues, q);
         pthread_cond_signal(&p->work_available);
