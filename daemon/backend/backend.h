@@ -62,21 +62,18 @@ typedef struct BackendConfig {
 } BackendConfig;
 
 /* DecryptionBlt's ciphertext: in memory (the ay form, fd -1), or in a
- * sealed memfd that memfd_check_sealed() checked (the Fd form, data NULL).
- * A backend reads the memfd itself, in pieces, with memfd_read_at():
+ * sealed memfd that memfd_check_sealed_layout() checked (the Fd form, data
+ * NULL). A backend reads the memfd itself, in pieces, with memfd_read_at():
  * straight into the surface, each piece decrypted in place while it is
  * still in the cache, and no mapping of the client's file to fault in and
- * tear down. */
+ * tear down. It also checks the memfd for holes (memfd_check_no_holes(),
+ * beside the decryption), and on a hole fails and wipes what it wrote. */
 typedef struct WorkerPool WorkerPool;
 
 typedef struct BltInput {
         const uint8_t *data;
         int fd;
         size_t size;
-        /* fd is still to be checked for holes (memfd_check_no_holes()): the
-         * backend does it beside the decryption, and on a hole fails and
-         * wipes what it wrote. */
-        bool check_holes;
         /* Free workers that may take pieces of a large blt, or NULL. */
         WorkerPool *helpers;
 } BltInput;

@@ -181,7 +181,6 @@ int method_decryption_blt_fd(sd_bus_message *message, void *userdata, sd_bus_err
                                       &args.data_size, error);
         if (r < 0)
                 return r;
-        args.data_fd_holes_unchecked = true;
 
         r = session_decryption_blt(s, &args, error);
         if (r < 0)

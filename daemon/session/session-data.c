@@ -230,7 +230,6 @@ int session_decryption_blt(Session *s, const DecryptionBltArgs *args, sd_bus_err
         return b->ops->decryption_blt(b, s, surface,
                                       &(const BltInput) { .data = args->data, .fd = args->data_fd,
                                                           .size = args->data_size,
-                                                          .check_holes = args->data_fd_holes_unchecked,
                                                           .helpers = s->manager->workers },
                                       &args->block_info,
                                       args->content_key_size ? args->content_key : NULL, args->iv, error);

@@ -24,8 +24,8 @@ int session_destroy_surface(Session *s, uint32_t id, sd_bus_error *error);
 typedef struct DecryptionBltArgs {
         uint32_t surface;
         const uint8_t *data;          /* the ay form; NULL for the Fd form */
-        int data_fd;                  /* the Fd form: a memfd memfd_check_sealed_layout() passed; else -1 */
-        bool data_fd_holes_unchecked; /* the backend checks it for holes beside the decryption */
+        int data_fd;                  /* the Fd form: a memfd memfd_check_sealed_layout() passed (the
+                                       * backend checks it for holes); else -1 */
         size_t data_size;
         EncryptedBlockInfo block_info;
         const uint8_t *content_key;

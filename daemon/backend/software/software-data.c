@@ -137,7 +137,7 @@ static int decrypt_in_pieces(const AesCtr *start, const EncryptedBlockInfo *info
                n_streams = in->helpers ? worker_pool_threads(in->helpers) + 1 : 1;
         _cleanup_(secure_freep) AesCtr *streams = NULL;
         BltPieces p = { .start = start, .info = info, .in = in, .surface = surface,
-                        .check_holes = in->fd >= 0 && in->check_holes, .hole_error = SD_BUS_ERROR_NULL };
+                        .check_holes = in->fd >= 0, .hole_error = SD_BUS_ERROR_NULL };
         size_t n_tasks = n_pieces + (p.check_holes ? 1 : 0);
         int r;
 
