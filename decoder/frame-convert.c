@@ -148,19 +148,14 @@ static int write_converted_rows(int fd, const AVFrame *f, RowFunc convert, uint3
 
         for (uint32_t row = 0; row < rows;) {
                 uint32_t n = MIN(rows - row, per_band);
-                uint64_t done = 0, size = (uint64_t) n * pitch;
+                struct iovec iov = { band, (size_t) n * pitch };
+                int r;
 
                 for (uint32_t i = 0; i < n; i++)
                         convert(f, row + i, width, pitch, band + (size_t) i * pitch);
-                while (done < size) {
-                        ssize_t k = pwrite(fd, band + done, size - done, (off_t) (offset + (uint64_t) row * pitch + done));
-
-                        if (k < 0 && errno == EINTR)
-                                continue;
-                        if (k <= 0)
-                                return k < 0 ? -errno : -EIO;
-                        done += (uint64_t) k;
-                }
+                r = pwritev_all(fd, &iov, 1, offset + (uint64_t) row * pitch);
+                if (r < 0)
+                        return r;
                 row += n;
         }
         return 0;
