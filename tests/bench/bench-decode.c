@@ -391,7 +391,7 @@ void bench_decode(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid) 
 
         /* Alternate, a ratio per pair, and judge the median of the ratios
          * (as --repeat does for the other targets): the machine may be shared. */
-        double *ratios = calloc(runs, sizeof(double));
+        _cleanup_free_ double *ratios = calloc(runs, sizeof(double));
         if (!ratios)
                 bench_die("out of memory");
         for (unsigned i = 0; i < runs; i++) {
@@ -400,7 +400,6 @@ void bench_decode(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid) 
                 if (results.skipped) {
                         printf("   skipped: %s\n", results.skipped);
                         clip_free(&clip);
-                        free(ratios);
                         return;
                 }
                 if (frames != want)
@@ -428,7 +427,6 @@ void bench_decode(const BenchOptions *o, const BenchFixture *f, pid_t keyd_pid) 
         results.ratio = median(ratios, runs);  /* sorts */
         results.ratio_min = ratios[0];
         results.ratio_max = ratios[runs - 1];
-        free(ratios);
         printf("   keyd / ffmpeg: median %.3f [%.3f-%.3f] of %u runs (best fps: keyd %.1f, ffmpeg %.1f)\n",
                results.ratio, results.ratio_min, results.ratio_max, runs, keyd_best, ffmpeg_best);
         printf("   memory per open decoder: helper resident %" PRIu64 " KiB + keyd's growth %" PRIu64 " KiB\n",
