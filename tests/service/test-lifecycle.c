@@ -248,8 +248,11 @@ END_TEST
  * send SIGTERM at once. keyd must still answer the calls queued before it
  * gave up the name, and leave by its idle exit. */
 #define SIGTERM_FLOOD_CALLS 50000u
+#define SIGTERM_TRIES 3u
 
-START_TEST(test_sigterm_during_idle_drain) {
+/* One try with calls queued; whether the SIGTERM came while keyd was still
+ * answering them. Either way keyd must exit cleanly by its idle exit. */
+static bool sigterm_during_idle_drain(unsigned calls) {
         const char *args[] = { "--exit-idle-time=1", NULL };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -261,7 +264,7 @@ START_TEST(test_sigterm_during_idle_drain) {
         start_bus_and_keyd(args);
         pid = harness_keyd_pid();
         ck_assert_int_eq(harness_open_bus(&bus), 0);
-        flood_stopped_keyd(bus, SIGTERM_FLOOD_CALLS);
+        flood_stopped_keyd(bus, calls);
 
         /* As systemd does: SIGTERM once keyd has given up its name. */
         ck_assert_int_eq(kill(pid, SIGCONT), 0);
@@ -289,8 +292,26 @@ START_TEST(test_sigterm_during_idle_drain) {
         ck_assert_msg(status == 0, "keyd did not exit cleanly (%d); log:\n%s", status, log);
         ck_assert_msg(str_contains(log, "No crypto session open for 1 s"),
                       "keyd left before it answered the calls queued before its idle exit; log:\n%s", log);
-        ck_assert_msg(str_contains(log, "Received SIGTERM while exiting on idle"),
-                      "the SIGTERM did not come during the drain of %u calls; log:\n%s", SIGTERM_FLOOD_CALLS, log);
+        return str_contains(log, "Received SIGTERM while exiting on idle");
+}
+
+/* Whether the SIGTERM lands inside the drain is a race the test does not
+ * control: on a loaded machine keyd once answered all 50,000 calls before
+ * the test was scheduled to see its name go (seen in a full run of
+ * scripts/run-tests). Such a try proves nothing either way, so it is made
+ * again with twice the calls; a keyd that never logs the SIGTERM still fails. */
+START_TEST(test_sigterm_during_idle_drain) {
+        unsigned calls = SIGTERM_FLOOD_CALLS;
+
+        for (unsigned try = 1;; try++, calls *= 2) {
+                if (sigterm_during_idle_drain(calls))
+                        return;
+                ck_assert_msg(try < SIGTERM_TRIES,
+                              "the SIGTERM did not come during the drain of the queued calls in %u tries (the last "
+                              "with %u calls)",
+                              SIGTERM_TRIES, calls);
+                harness_stop();
+        }
 }
 END_TEST
 
