@@ -76,7 +76,7 @@ typedef struct Player {
 
         /* What went through keyd. */
         uint64_t samples, sample_bytes, encrypted_samples, encrypted_bytes;
-        uint64_t frames, unsealed_frames;
+        uint64_t frames, unsealed_frames, pool_frames;
         uint32_t frame_format, frame_width, frame_height;
 
         uint8_t *planar;            /* one frame in ffmpeg's yuv420p / yuv420p10le layout */
@@ -514,10 +514,14 @@ static int take_frame(Player *p, const keyd_video_frame *f) {
         r = unpack_frame(p, f, &size);
         if (r < 0)
                 return r;
+        /* Sealed for good, or a pool frame that only keyd's decoder process
+         * can write (and only once we gave it back). */
         seals = fcntl(f->Fd, F_GET_SEALS);
-        if (seals < 0 || (seals & (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)) !=
-                                 (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW))
+        if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW) ||
+            !(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
                 p->unsealed_frames++;
+        else if (!(seals & F_SEAL_WRITE))
+                p->pool_frames++;
 
         av_md5_sum(digest, p->planar, size);
         pts = f->Pts == AV_NOPTS_VALUE ? (int64_t) p->frames
@@ -737,13 +741,15 @@ int verb_play(const Keydctl *ctl, int argc, char *argv[]) {
                 p.samples, p.sample_bytes, p.encrypted_samples, p.encrypted_bytes);
         if (p.encrypted_samples > 0)
                 fprintf(stderr, "Kept in keyd: the content key (sent wrapped with the negotiated session key) and the "
-                        "plaintext bitstream never left keyd; %s\n",
+                        "plaintext bitstream never left keyd; %s",
                         p.unsealed_frames == 0 ? "every frame came back as a sealed memfd"
                                                : "SOME FRAMES WERE NOT SEALED");
         else
-                fprintf(stderr, "Kept in keyd: nothing to keep, the file is in the clear; %s\n",
+                fprintf(stderr, "Kept in keyd: nothing to keep, the file is in the clear; %s",
                         p.unsealed_frames == 0 ? "every frame came back as a sealed memfd"
                                                : "SOME FRAMES WERE NOT SEALED");
+        fprintf(stderr, " (%" PRIu64 " of %" PRIu64 " from the decoder's frame pool, writable by its process "
+                "alone)\n", p.pool_frames, p.frames);
         if (p.png_path) {
                 if (!p.png_written) {
                         keydctl_error("--frame=%" PRIu64 ": the file has %" PRIu64 " frames (0 to %" PRIu64
@@ -759,8 +765,8 @@ int verb_play(const Keydctl *ctl, int argc, char *argv[]) {
                 return -KEYDCTL_EXIT_FAILURE;
         }
         if (p.unsealed_frames > 0) {
-                keydctl_error("%" PRIu64 " of %" PRIu64 " frames came back in memfds without write, shrink and "
-                              "grow seals\n", p.unsealed_frames, p.frames);
+                keydctl_error("%" PRIu64 " of %" PRIu64 " frames came back in memfds without write (or future "
+                              "write), shrink and grow seals\n", p.unsealed_frames, p.frames);
                 return -KEYDCTL_EXIT_FAILURE;
         }
         return 0;

@@ -5,7 +5,13 @@
  * sends each submitted sample to keyd (DecodeSample, or DecodeSampleFd
  * above KEYD_BLT_MEMFD_THRESHOLD) and queues the frames each reply
  * carries, so that a sample costs one round trip. GetFrame hands them out
- * in the order keyd sent them, which is output order. */
+ * in the order keyd sent them, which is output order.
+ *
+ * Frames come from a pool of KEYD_DECODER_DEFAULT_FRAME_POOL reusable
+ * memfds unless the caller asks otherwise (keyd_decoder_set_frame_pool):
+ * a frame in a memfd of its own costs its pages' allocation and freeing,
+ * which for 1080p was a quarter of the decoding. Releasing a pool frame
+ * gives its memfd back to keyd (ReleaseFrames, sent without waiting). */
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -19,6 +25,15 @@
 #include "session-data.h"
 
 #define KEYD_DECODER_INTERFACE "org.keyd.KeyBroker1.VideoDecoder"
+#define KEYD_DECODER_DEFAULT_FRAME_POOL 8u
+
+/* What keyd_video_frame_release() needs besides the caller's view: for a
+ * pool frame, where to give it back. */
+typedef struct Frame {
+        keyd_video_frame pub;     /* first: the caller's pointer is to it */
+        keyd_client *client;      /* pool frames only: holds a reference */
+        char *owner, *path;
+} Frame;
 
 typedef struct SubmittedSample {
         uint8_t *data;
@@ -45,14 +60,55 @@ struct keyd_video_decoder {
 
 /* ---- frames ---- */
 
-_public_ keyd_video_frame *keyd_video_frame_release(keyd_video_frame *frame) {
+/* Give a pool frame's memfd back to keyd, without waiting for an answer:
+ * keyd checks it is one of the decoder's pool frames this connection holds
+ * and reuses it from the next sample on. */
+static void frame_give_back(Frame *f) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        if (!f->client->bus)
+                return;  /* closed: keyd closed the decoder with the connection */
+        r = keyd_client_new_call(f->client, &m, f->owner, f->path, KEYD_DECODER_INTERFACE, "ReleaseFrames");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "ah", 1, f->pub.Fd);
+        if (r >= 0)
+                r = sd_bus_message_set_expect_reply(m, 0);
+        if (r >= 0)
+                r = sd_bus_send(f->client->bus, m, NULL);
+        /* Not given back, the memfd is only lost to the pool: keyd falls back
+         * to a memfd per frame. */
+        (void) r;
+}
+
+/* locked: the caller holds the client's lock (the library's own frees). */
+static void frame_free(keyd_video_frame *frame, bool locked) {
+        Frame *f = (Frame *) frame;
+
         if (!frame)
-                return NULL;
+                return;
+        /* Unmapped before it is given back: keyd writes the next frame into it. */
         if (frame->pData)
                 munmap((void *) frame->pData, frame->DataSize);
+        if (f->client && frame->Fd >= 0) {
+                if (locked)
+                        frame_give_back(f);
+                else {
+                        KEYD_CLIENT_LOCK_GUARD(f->client);
+                        frame_give_back(f);
+                }
+        }
         if (frame->Fd >= 0)
                 close(frame->Fd);
-        free(frame);
+        if (f->client)
+                keyd_client_unref(f->client);
+        free(f->owner);
+        free(f->path);
+        free(f);
+}
+
+_public_ keyd_video_frame *keyd_video_frame_release(keyd_video_frame *frame) {
+        frame_free(frame, false);
         return NULL;
 }
 
@@ -90,7 +146,7 @@ static void queue_clear(keyd_video_decoder *d) {
         keyd_video_frame *f;
 
         while ((f = queue_pop(d)))
-                keyd_video_frame_release(f);
+                frame_free(f, true);
 }
 
 static void samples_clear(keyd_video_decoder *d) {
@@ -104,17 +160,20 @@ static void samples_clear(keyd_video_decoder *d) {
 }
 
 /* One "(huuua(tu)x)" of a reply into a mapped frame. */
-static HRESULT read_frame(sd_bus_message *reply, const char *method, keyd_video_frame **ret) {
+static HRESULT read_frame(keyd_video_decoder *d, sd_bus_message *reply, const char *method,
+                          keyd_video_frame **ret) {
         keyd_video_frame *f;
+        Frame *frame;
         uint32_t pitch;
         uint64_t offset;
         struct stat st;
         void *p;
-        int fd, r;
+        int fd, r, seals;
 
-        f = calloc(1, sizeof(*f));
-        if (!f)
+        frame = calloc(1, sizeof(*frame));
+        if (!frame)
                 return keyd_set_last_error(KEYD_E_OUTOFMEMORY, "%s: out of memory for a frame", method);
+        f = &frame->pub;
         f->Fd = -1;
         r = sd_bus_message_read(reply, "huuu", &fd, &f->Format, &f->Width, &f->Height);
         if (r <= 0)
@@ -143,13 +202,25 @@ static HRESULT read_frame(sd_bus_message *reply, const char *method, keyd_video_
         /* The message keeps its own fd; the frame gets one of its own. */
         f->Fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (f->Fd < 0 || fstat(f->Fd, &st) < 0) {
-                keyd_video_frame_release(f);
+                frame_free(f, true);
                 return keyd_set_last_error(KEYD_E_FAIL, "%s: cannot take the frame's memfd: %m", method);
         }
         f->DataSize = (uint64_t) st.st_size;
+        /* A frame sealed for good is the caller's; one that keyd can still
+         * write (F_SEAL_FUTURE_WRITE) is a pool frame, given back on release. */
+        seals = fcntl(f->Fd, F_GET_SEALS);
+        if (seals >= 0 && !(seals & F_SEAL_WRITE) && (seals & F_SEAL_FUTURE_WRITE)) {
+                frame->owner = strdup(d->owner);
+                frame->path = strdup(d->path);
+                if (!frame->owner || !frame->path) {
+                        frame_free(f, true);
+                        return keyd_set_last_error(KEYD_E_OUTOFMEMORY, "%s: out of memory for a frame", method);
+                }
+                frame->client = keyd_client_ref(d->client);
+        }
         p = mmap(NULL, f->DataSize, PROT_READ, MAP_SHARED, f->Fd, 0);
         if (p == MAP_FAILED) {
-                keyd_video_frame_release(f);
+                frame_free(f, true);
                 return keyd_set_last_error(KEYD_E_OUTOFMEMORY, "%s: cannot map the frame's memfd: %m", method);
         }
         f->pData = p;
@@ -157,7 +228,7 @@ static HRESULT read_frame(sd_bus_message *reply, const char *method, keyd_video_
         return KEYD_S_OK;
 
 bad:
-        keyd_video_frame_release(f);
+        frame_free(f, true);
         return keyd_fail_reply(method, r ?: -EBADMSG);
 }
 
@@ -176,11 +247,11 @@ static HRESULT queue_frames(keyd_video_decoder *d, sd_bus_message *reply, const 
                         return keyd_fail_reply(method, r);
                 if (r == 0)
                         break;
-                hr = read_frame(reply, method, &f);
+                hr = read_frame(d, reply, method, &f);
                 if (KEYD_FAILED(hr))
                         return hr;
                 if (queue_push(d, f) < 0) {
-                        keyd_video_frame_release(f);
+                        frame_free(f, true);
                         return keyd_set_last_error(KEYD_E_OUTOFMEMORY, "%s: out of memory for the frame queue",
                                                    method);
                 }
@@ -274,8 +345,41 @@ _public_ HRESULT keyd_create_video_decoder(keyd_crypto_session *session, const k
                 return keyd_set_last_error(KEYD_E_OUTOFMEMORY, "%s: out of memory", method);
         }
         d->client = keyd_client_ref(session->client);
+
+        /* The default pool. A keyd without one (UnknownMethod) sends every
+         * frame in a memfd of its own, which works the same, slower. */
+        {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *pm = NULL;
+
+                r = decoder_new_call(d, &pm, "SetFramePool");
+                if (r >= 0)
+                        r = sd_bus_message_append(pm, "u", KEYD_DECODER_DEFAULT_FRAME_POOL);
+                if (r >= 0)
+                        (void) keyd_client_call(d->client, pm, NULL, NULL);
+        }
         *ppDecoder = d;
         return KEYD_S_OK;
+}
+
+_public_ HRESULT keyd_decoder_set_frame_pool(keyd_video_decoder *decoder, uint32_t FrameCount) {
+        static const char method[] = "SetFramePool";
+        HRESULT hr;
+        int r;
+
+        keyd_clear_last_error();
+        hr = decoder_check(decoder, method);
+        if (KEYD_FAILED(hr))
+                return hr;
+
+        KEYD_CLIENT_LOCK_GUARD(decoder->client);
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+
+        r = decoder_new_call(decoder, &m, method);
+        if (r >= 0)
+                r = sd_bus_message_append(m, "u", FrameCount);
+        if (r < 0)
+                return keyd_fail_call(KEYD_CALL_SESSION, r, NULL, method);
+        return decoder_send(decoder, m, &reply, method);
 }
 
 _public_ HRESULT keyd_decoder_begin_frame(keyd_video_decoder *decoder, uint32_t ContentKeySize,

@@ -30,6 +30,9 @@
 #define DECODER_MAX_FRAMES_PER_ANSWER 8u
 /* Room for the helper's sentence about a failure. */
 #define DECODER_MESSAGE_SIZE 256u
+/* The most frames of a frame pool (VideoDecoder.SetFramePool): each is a
+ * bit of DecoderRequest.released_slots. */
+#define DECODER_MAX_POOL_SLOTS 16u
 
 typedef enum DecoderCodec {
         DECODER_CODEC_H264 = 1,
@@ -52,10 +55,17 @@ typedef struct DecoderRequest {
         uint64_t buffer_size;         /* SAMPLE with an fd: the size of the new sample memfd */
         uint64_t sample_size;         /* SAMPLE */
         int64_t pts;                  /* SAMPLE */
+        /* Every request: the frame pool's size (0: no pool, every frame in
+         * a memfd of its own), and the pool frames the client gave back
+         * since the last request, one bit per slot. The helper writes a
+         * slot again only after keyd said here that the client gave it
+         * back. */
+        uint32_t pool_size;
+        uint32_t released_slots;
 } DecoderRequest;
 
 typedef enum DecoderAnswerType {
-        DECODER_ANSWER_FRAME = 1,     /* + a sealed memfd holding the frame */
+        DECODER_ANSWER_FRAME = 1,     /* + a sealed memfd holding the frame (slot: below) */
         DECODER_ANSWER_DONE = 2,
 } DecoderAnswerType;
 
@@ -70,6 +80,10 @@ typedef struct DecoderAnswer {
         uint64_t plane_offset[4];
         uint64_t size;                /* FRAME: bytes of the memfd */
         int64_t pts;
+        /* FRAME: -1 for a memfd of its own, sealed against writing for good
+         * (F_SEAL_WRITE); else the pool slot, a memfd the helper keeps
+         * mapped and that it alone can write (F_SEAL_FUTURE_WRITE). */
+        int32_t slot;
         char message[DECODER_MESSAGE_SIZE];   /* DONE with an error: NUL-terminated */
 } DecoderAnswer;
 

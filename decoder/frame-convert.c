@@ -161,16 +161,10 @@ static int write_converted_rows(int fd, const AVFrame *f, RowFunc convert, uint3
         return 0;
 }
 
-/* Only the output thread calls frame_to_memfd(). */
-static uint8_t *band;
-static size_t band_size;
-
-int frame_to_memfd(const AVFrame *frame, DecoderAnswer *answer) {
+int frame_layout(const AVFrame *frame, DecoderAnswer *answer) {
         uint32_t bytes_per_sample, pitch, w = (uint32_t) frame->width, h = (uint32_t) frame->height,
-                                          cw = (w + 1) / 2, ch = (h + 1) / 2;
-        uint64_t y_size, size;
+                                          ch = (h + 1) / 2;
         bool p010;
-        int fd, r;
 
         switch (frame->format) {
         case AV_PIX_FMT_YUV420P:
@@ -188,8 +182,30 @@ int frame_to_memfd(const AVFrame *frame, DecoderAnswer *answer) {
 
         bytes_per_sample = p010 ? 2 : 1;
         pitch = align_up(align_up(w, 2) * bytes_per_sample, PITCH_ALIGN);
-        y_size = (uint64_t) pitch * h;
-        size = y_size + (uint64_t) pitch * ch;
+        answer->type = DECODER_ANSWER_FRAME;
+        answer->format = p010 ? KEYD_FORMAT_P010 : KEYD_FORMAT_NV12;
+        answer->width = w;
+        answer->height = h;
+        answer->plane_count = 2;
+        answer->plane_offset[0] = 0;
+        answer->plane_offset[1] = (uint64_t) pitch * h;
+        answer->plane_pitch[0] = pitch;
+        answer->plane_pitch[1] = pitch;
+        answer->size = answer->plane_offset[1] + (uint64_t) pitch * ch;
+        answer->pts = frame->pts;
+        answer->slot = -1;
+        return 0;
+}
+
+/* Only the output thread writes frames. */
+static uint8_t *band;
+static size_t band_size;
+
+int frame_to_memfd(const AVFrame *frame, const DecoderAnswer *layout) {
+        uint32_t w = layout->width, h = layout->height, cw = (w + 1) / 2, ch = (h + 1) / 2,
+                 pitch = layout->plane_pitch[0];
+        uint64_t y_size = layout->plane_offset[1];
+        int fd, r;
 
         /* One band holds at least one row. */
         if (MAX((size_t) pitch, (size_t) BAND_BYTES) > band_size) {
@@ -209,11 +225,11 @@ int frame_to_memfd(const AVFrame *frame, DecoderAnswer *answer) {
         fd = memfd_create("keyd-frame", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (fd < 0)
                 return -errno;
-        if (ftruncate(fd, (off_t) size) < 0) {
+        if (ftruncate(fd, (off_t) layout->size) < 0) {
                 r = -errno;
                 goto fail;
         }
-        if (p010) {
+        if (layout->format == KEYD_FORMAT_P010) {
                 r = write_converted_rows(fd, frame, p010_y_row, w, h, pitch, 0, band);
                 if (r >= 0)
                         r = write_converted_rows(fd, frame, p010_uv_row, cw, ch, pitch, y_size, band);
@@ -228,21 +244,31 @@ int frame_to_memfd(const AVFrame *frame, DecoderAnswer *answer) {
                 r = -errno;
                 goto fail;
         }
-
-        answer->type = DECODER_ANSWER_FRAME;
-        answer->format = p010 ? KEYD_FORMAT_P010 : KEYD_FORMAT_NV12;
-        answer->width = w;
-        answer->height = h;
-        answer->plane_count = 2;
-        answer->plane_offset[0] = 0;
-        answer->plane_offset[1] = y_size;
-        answer->plane_pitch[0] = pitch;
-        answer->plane_pitch[1] = pitch;
-        answer->size = size;
-        answer->pts = frame->pts;
         return fd;
 
 fail:
         close(fd);
         return r;
+}
+
+void frame_to_mapping(const AVFrame *frame, const DecoderAnswer *layout, uint8_t *map) {
+        uint32_t w = layout->width, h = layout->height, cw = (w + 1) / 2, ch = (h + 1) / 2,
+                 pitch = layout->plane_pitch[0];
+        uint8_t *uv = map + layout->plane_offset[1];
+
+        if (layout->format == KEYD_FORMAT_P010) {
+                for (uint32_t row = 0; row < h; row++)
+                        p010_y_row(frame, row, w, pitch, map + (size_t) row * pitch);
+                for (uint32_t row = 0; row < ch; row++)
+                        p010_uv_row(frame, row, cw, pitch, uv + (size_t) row * pitch);
+                return;
+        }
+        for (uint32_t row = 0; row < h; row++) {
+                uint8_t *d = map + (size_t) row * pitch;
+
+                memcpy(d, frame->data[0] + (size_t) row * frame->linesize[0], w);
+                memset(d + w, 0, pitch - w);
+        }
+        for (uint32_t row = 0; row < ch; row++)
+                nv12_uv_row(frame, row, cw, pitch, uv + (size_t) row * pitch);
 }

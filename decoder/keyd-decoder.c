@@ -31,6 +31,7 @@
 
 #include "decoder-protocol.h"
 #include "frame-convert.h"
+#include "macro.h"
 #include "sandbox.h"
 
 /* Packets waiting for the decoding thread: enough to keep libavcodec's
@@ -41,13 +42,32 @@
  * frame thread that finishes never waits for the memfd of the frame before. */
 #define OUTPUT_QUEUE_MAX 4u
 /* Frames decoded and written into memfds, not yet handed to keyd: each
- * holds an fd, within the sandbox's RLIMIT_NOFILE (48). */
+ * holds an fd (a pool slot's is the slot's own), within the sandbox's
+ * RLIMIT_NOFILE with the pool's DECODER_MAX_POOL_SLOTS. */
 #define READY_MAX 32u
 
 typedef struct ReadyFrame {
         int fd;
-        DecoderAnswer answer;
+        DecoderAnswer answer;         /* answer.slot >= 0: fd is that slot's */
 } ReadyFrame;
+
+/* A frame pool slot (VideoDecoder.SetFramePool): a memfd this process keeps
+ * mapped for writing and that nobody else can write (F_SEAL_FUTURE_WRITE).
+ * It is written only while SLOT_HELPER: taken when free, it goes to the
+ * client with its frame and comes back free when keyd says the client gave
+ * it back (DecoderRequest.released_slots) or the frame is dropped unsent. */
+typedef enum SlotState {
+        SLOT_FREE,
+        SLOT_HELPER,                  /* being written, or in the ready list */
+        SLOT_CLIENT,                  /* sent; the client reads it */
+} SlotState;
+
+typedef struct PoolSlot {
+        int fd;                       /* -1: not made yet */
+        uint8_t *map;
+        uint64_t size;
+        SlotState state;
+} PoolSlot;
 
 /* The main thread talks to keyd; the decoding thread feeds libavcodec
  * (avcodec_send_packet() waits for a frame thread to finish, which is not a
@@ -78,6 +98,8 @@ typedef struct Decoder {
         bool drained;                /* ...and in the ready list */
         ReadyFrame ready[READY_MAX];
         unsigned ready_head, ready_len;
+        PoolSlot slots[DECODER_MAX_POOL_SLOTS];
+        unsigned pool_size;          /* slots at and above it are not taken, and go when free */
         int error;                   /* the first failure not yet reported, with its text */
         char error_message[DECODER_MESSAGE_SIZE];
 } Decoder;
@@ -208,6 +230,97 @@ static int collect_frames(Decoder *d) {
         }
 }
 
+/* ---- the frame pool ---- */
+
+static void slot_destroy(PoolSlot *slot) {
+        if (slot->map)
+                munmap(slot->map, slot->size);
+        if (slot->fd >= 0)
+                close(slot->fd);
+        *slot = (PoolSlot) { .fd = -1 };
+}
+
+/* A slot is free again; one above the pool's size goes. With the lock held. */
+static void slot_put(Decoder *d, unsigned i) {
+        d->slots[i].state = SLOT_FREE;
+        if (i >= d->pool_size)
+                slot_destroy(&d->slots[i]);
+}
+
+/* keyd's word on every request: the pool's size, and the slots the client
+ * gave back. Only a slot the client holds can come back. With the lock held. */
+static void pool_update(Decoder *d, const DecoderRequest *req) {
+        d->pool_size = MIN(req->pool_size, DECODER_MAX_POOL_SLOTS);
+        for (unsigned i = 0; i < DECODER_MAX_POOL_SLOTS; i++) {
+                if ((req->released_slots & (1u << i)) && d->slots[i].state == SLOT_CLIENT)
+                        slot_put(d, i);
+                else if (i >= d->pool_size && d->slots[i].state == SLOT_FREE && d->slots[i].fd >= 0)
+                        slot_destroy(&d->slots[i]);
+        }
+}
+
+/* A memfd of size bytes for a slot: mapped for writing here, then sealed so
+ * that no one else can write it (no new writable mapping, no write()) nor
+ * change its size. */
+static int slot_make(PoolSlot *slot, uint64_t size) {
+        int fd;
+        void *p;
+
+        fd = memfd_create("keyd-frame-pool", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return -errno;
+        if (ftruncate(fd, (off_t) size) < 0)
+                goto fail;
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED)
+                goto fail;
+        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0) {
+                munmap(p, size);
+                goto fail;
+        }
+        slot->fd = fd;
+        slot->map = p;
+        slot->size = size;
+        return 0;
+
+fail:
+        close(fd);
+        return -ENOMEM;
+}
+
+/* Write f (laid out in a) into a free pool slot, or, with none free (the
+ * client keeps them, or there is no pool) or none to be made (the address
+ * space limit), into a memfd of its own. Returns the fd and sets a->slot.
+ * Called by the output thread without the lock. */
+static int frame_write(Decoder *d, const AVFrame *f, DecoderAnswer *a) {
+        PoolSlot *slot = NULL;
+        unsigned i;
+
+        pthread_mutex_lock(&d->lock);
+        for (i = 0; i < d->pool_size; i++)
+                if (d->slots[i].state == SLOT_FREE) {
+                        slot = &d->slots[i];
+                        slot->state = SLOT_HELPER;
+                        break;
+                }
+        pthread_mutex_unlock(&d->lock);
+        if (!slot)
+                return frame_to_memfd(f, a);
+
+        /* Ours alone while SLOT_HELPER: (re)made without the lock. */
+        if (slot->fd >= 0 && slot->size != a->size)
+                slot_destroy(slot);
+        if (slot->fd < 0 && slot_make(slot, a->size) < 0) {
+                pthread_mutex_lock(&d->lock);
+                slot_put(d, i);
+                pthread_mutex_unlock(&d->lock);
+                return frame_to_memfd(f, a);
+        }
+        frame_to_mapping(f, a, slot->map);
+        a->slot = (int32_t) i;
+        return slot->fd;
+}
+
 /* The output thread: each decoded frame into a memfd, in order, into the
  * ready list; a drain is complete when libavcodec's last frame is there. */
 static void *output_thread(void *userdata) {
@@ -237,7 +350,9 @@ static void *output_thread(void *userdata) {
                 pthread_cond_broadcast(&d->cond);
                 pthread_mutex_unlock(&d->lock);
 
-                fd = frame_to_memfd(f, &a);
+                fd = frame_layout(f, &a);
+                if (fd >= 0)
+                        fd = frame_write(d, f, &a);
 
                 pthread_mutex_lock(&d->lock);
                 if (fd == -EPROTONOSUPPORT)
@@ -325,7 +440,10 @@ static int send_ready_frames(Decoder *d) {
                 d->ready_head = (d->ready_head + 1) % READY_MAX;
                 d->ready_len--;
                 r = send_answer(d, &f->answer, f->fd);
-                close(f->fd);
+                if (f->answer.slot < 0)
+                        close(f->fd);
+                else
+                        d->slots[f->answer.slot].state = SLOT_CLIENT;
                 if (r < 0)
                         return r;
         }
@@ -516,7 +634,12 @@ static int handle_flush(Decoder *d) {
          * in the ready list gets it and finishes its packet. */
         for (;;) {
                 while (d->ready_len > 0) {
-                        close(d->ready[d->ready_head].fd);
+                        ReadyFrame *f = &d->ready[d->ready_head];
+
+                        if (f->answer.slot < 0)
+                                close(f->fd);
+                        else
+                                slot_put(d, (unsigned) f->answer.slot);
                         d->ready_head = (d->ready_head + 1) % READY_MAX;
                         d->ready_len--;
                 }
@@ -566,6 +689,8 @@ int main(int argc, char *argv[]) {
                 _exit(100 + (-r & 0x7f) % 100);
         }
         av_log_set_callback(silent_log);
+        for (unsigned i = 0; i < DECODER_MAX_POOL_SLOTS; i++)
+                d.slots[i] = (PoolSlot) { .fd = -1 };
 
         for (;;) {
                 union {
@@ -598,6 +723,9 @@ int main(int argc, char *argv[]) {
                         return EXIT_FAILURE;
                 }
                 memcpy(&req, buf, sizeof(req));
+                pthread_mutex_lock(&d.lock);
+                pool_update(&d, &req);
+                pthread_mutex_unlock(&d.lock);
 
                 switch (req.type) {
                 case DECODER_REQUEST_INIT:

@@ -45,10 +45,11 @@ static int set_limits(uint64_t max_memory) {
                 rlim_t value;
         } fixed[] = {
                 { RLIMIT_CORE, 0 },
-                /* The socket, a sample memfd being mapped, and the frame
+                /* The socket, a sample memfd being mapped, the frame
                  * memfds decoded but not yet handed to keyd (keyd-decoder.c's
-                 * READY_MAX): never files. */
-                { RLIMIT_NOFILE, 48 },
+                 * READY_MAX) and the frame pool's (DECODER_MAX_POOL_SLOTS):
+                 * never files. */
+                { RLIMIT_NOFILE, 64 },
                 /* A frame memfd is at most 4096x2304 P010 (28 MiB); frames
                  * are memfds, and ftruncate() of one is bounded by this. */
                 { RLIMIT_FSIZE, 64u << 20 },

@@ -181,6 +181,53 @@ static int method_flush(sd_bus_message *message, void *userdata, sd_bus_error *e
         return video_decoder_flush(d, message, error);
 }
 
+static int method_set_frame_pool(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VideoDecoder *d = userdata;
+        uint32_t size;
+        int r;
+
+        r = sd_bus_message_read(message, "u", &size);
+        if (r < 0)
+                return r;
+        r = video_decoder_check_owner(d, message, error);
+        if (r < 0)
+                return r;
+        r = video_decoder_set_frame_pool(d, size, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, NULL);
+}
+
+static int method_release_frames(sd_bus_message *message, void *userdata, sd_bus_error *error) {
+        VideoDecoder *d = userdata;
+        int fds[DECODER_MAX_POOL_SLOTS], fd;
+        size_t n = 0;
+        int r;
+
+        r = sd_bus_message_enter_container(message, 'a', "h");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(message, "h", &fd)) > 0) {
+                if (n == DECODER_MAX_POOL_SLOTS)
+                        return bus_error_setf(error, -EINVAL,
+                                              "more than %u frames given back; a decoder's pool holds at most %u",
+                                              DECODER_MAX_POOL_SLOTS, DECODER_MAX_POOL_SLOTS);
+                fds[n++] = fd;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(message);
+        if (r < 0)
+                return r;
+        r = video_decoder_check_owner(d, message, error);
+        if (r < 0)
+                return r;
+        r = video_decoder_release_frames(d, fds, n, error);
+        if (r < 0)
+                return r;
+        return sd_bus_reply_method_return(message, NULL);
+}
+
 static int method_close(sd_bus_message *message, void *userdata, sd_bus_error *error) {
         VideoDecoder *d = userdata;
         int r;
@@ -234,6 +281,10 @@ static const sd_bus_vtable decoder_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Drain", SD_BUS_NO_ARGS, SD_BUS_RESULT(FRAMES_SIGNATURE, frames, "b", done),
                                 method_drain, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Flush", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_flush, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetFramePool", SD_BUS_ARGS("u", frames), SD_BUS_NO_RESULT, method_set_frame_pool,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ReleaseFrames", SD_BUS_ARGS("ah", frames), SD_BUS_NO_RESULT,
+                                method_release_frames, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Close", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_close, SD_BUS_VTABLE_UNPRIVILEGED),
 
         SD_BUS_VTABLE_END

@@ -157,18 +157,37 @@ fail:
 
 /* ---- talking to the helper ---- */
 
+/* Every request carries the pool's size and the slots given back since the
+ * last one. */
 static int send_request(VideoDecoder *d, const DecoderRequest *req, const void *extra, size_t extra_size, int fd) {
+        DecoderRequest full = *req;
         struct iovec iov[2] = {
-                { .iov_base = (void *) req, .iov_len = sizeof(*req) },
+                { .iov_base = &full, .iov_len = sizeof(full) },
                 { .iov_base = (void *) extra, .iov_len = extra_size },
         };
+        int r;
 
-        return decoder_send(d->process.sock, iov, extra_size > 0 ? 2 : 1, fd);
+        full.pool_size = d->pool_size;
+        full.released_slots = d->released_slots;
+        r = decoder_send(d->process.sock, iov, extra_size > 0 ? 2 : 1, fd);
+        if (r >= 0)
+                d->released_slots = 0;
+        return r;
 }
 
-static void frames_close(VideoDecoder *d) {
-        for (unsigned i = 0; i < d->n_frames; i++)
+/* Close the frames of an answer; the pool frames among them that did not
+ * reach the client (sent false) go back to the helper with the next
+ * request. */
+static void frames_close(VideoDecoder *d, bool sent) {
+        for (unsigned i = 0; i < d->n_frames; i++) {
+                int32_t slot = d->frames[i].answer.slot;
+
+                if (slot >= 0 && !sent) {
+                        d->slots[slot].with_client = false;
+                        d->released_slots |= 1u << slot;
+                }
                 close(d->frames[i].fd);
+        }
         d->n_frames = 0;
 }
 
@@ -205,7 +224,7 @@ _printf_(2, 3) static void decoder_die(VideoDecoder *d, const char *fmt, ...) {
         d->dead = true;
         stop_watching(d);
         decoder_process_kill(manager_of(d), &d->process);
-        frames_close(d);
+        frames_close(d, false);
         sample_buffer_free(d);
 
         pending = TAKE_PTR(d->pending);
@@ -280,7 +299,7 @@ static void decoder_complete(VideoDecoder *d, const DecoderAnswer *done) {
         /* The helper has its copy: ours goes now. */
         sample_wipe(d);
         if (!pending) {
-                frames_close(d);
+                frames_close(d, false);
                 return;
         }
 
@@ -292,7 +311,7 @@ static void decoder_complete(VideoDecoder *d, const DecoderAnswer *done) {
                  * the table's errnos leave keyd. */
                 if (err != -EINVAL && err != -ENOMEM && err != -EPROTONOSUPPORT && err != -EBADRQC)
                         err = -EIO;
-                frames_close(d);
+                frames_close(d, false);
                 snprintf(text, sizeof(text), "the decoder: %.*s", (int) DECODER_MESSAGE_SIZE - 1, done->message);
                 reply_error(pending, err, text);
                 if (d->pending_type == DECODER_REQUEST_INIT)
@@ -328,37 +347,48 @@ static void decoder_complete(VideoDecoder *d, const DecoderAnswer *done) {
         }
         if (r < 0)
                 goto fail;
-        frames_close(d);
         r = sd_bus_send(NULL, reply, NULL);
+        /* The reply holds its own fds now. When it could not be sent, its
+         * pool frames go back to the helper. */
+        frames_close(d, r >= 0);
         if (r < 0)
                 log_debug_errno(r, "Failed to send a decoder reply: %m");
         return;
 
 fail:
-        frames_close(d);
+        frames_close(d, false);
         reply_error(pending, -EIO, "cannot build the reply with the decoded frames");
 }
 
 /* A FRAME from the helper: the helper is not trusted, so its memfd must be
- * sealed for good and as large as the layout it claims. */
-static int check_frame(VideoDecoder *d, const DecoderAnswer *a, int fd) {
+ * as large as the layout it claims and sealed: for good (F_SEAL_WRITE), or,
+ * for a pool slot, so that only the helper can write it
+ * (F_SEAL_FUTURE_WRITE) and only a slot that is not with the client. */
+static int check_frame(VideoDecoder *d, const DecoderAnswer *a, int fd, struct stat *ret_st) {
         uint64_t bps, rows_uv, end;
         struct stat st;
-        int seals;
+        int seals, want;
 
         if (fd < 0 || d->n_frames >= DECODER_MAX_FRAMES_PER_ANSWER || !d->pending)
                 return -EBADMSG;
+        if (a->slot < -1 || a->slot >= (int32_t) DECODER_MAX_POOL_SLOTS ||
+            (a->slot >= 0 && d->slots[a->slot].with_client))
+                return -EBADMSG;
+        for (unsigned i = 0; i < d->n_frames; i++)
+                if (a->slot >= 0 && d->frames[i].answer.slot == a->slot)
+                        return -EBADMSG;
         if (a->format != KEYD_FORMAT_NV12 && a->format != KEYD_FORMAT_P010)
                 return -EBADMSG;
         if (a->plane_count != 2 || a->width == 0 || a->height == 0 || a->width > d->width + 64 ||
             a->height > d->height + 64)
                 return -EBADMSG;
+        want = F_SEAL_SHRINK | F_SEAL_GROW | (a->slot < 0 ? F_SEAL_WRITE : F_SEAL_FUTURE_WRITE | F_SEAL_SEAL);
         seals = fcntl(fd, F_GET_SEALS);
-        if (seals < 0 || (seals & (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)) !=
-                                 (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW))
+        if (seals < 0 || (seals & want) != want)
                 return -EBADMSG;
         if (fstat(fd, &st) < 0 || (uint64_t) st.st_size != a->size)
                 return -EBADMSG;
+        *ret_st = st;
         bps = a->format == KEYD_FORMAT_P010 ? 2 : 1;
         rows_uv = (a->height + 1) / 2;
         if (a->plane_pitch[0] < a->width * bps || a->plane_pitch[1] < ((a->width + 1) / 2) * 2 * bps)
@@ -415,12 +445,19 @@ static int on_socket(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 }
 
                 if (a.type == DECODER_ANSWER_FRAME) {
-                        if (check_frame(d, &a, received_fd) < 0) {
+                        struct stat st;
+
+                        if (check_frame(d, &a, received_fd, &st) < 0) {
                                 if (received_fd >= 0)
                                         close(received_fd);
                                 decoder_die(d, "sent keyd a frame that is not a sealed memfd of the size it "
-                                               "claims, and was killed");
+                                               "claims, or a pool frame the client still holds, and was killed");
                                 return 0;
+                        }
+                        if (a.slot >= 0) {
+                                d->slots[a.slot].dev = st.st_dev;
+                                d->slots[a.slot].ino = st.st_ino;
+                                d->slots[a.slot].with_client = true;
                         }
                         d->frames[d->n_frames++] = (DecoderFrame) { .fd = received_fd, .answer = a };
                 } else if (a.type == DECODER_ANSWER_DONE && received_fd < 0 && d->pending) {
@@ -733,6 +770,55 @@ int video_decoder_flush(VideoDecoder *d, sd_bus_message *message, sd_bus_error *
         return decoder_start_request(d, message, &req, NULL, 0, -1, error);
 }
 
+int video_decoder_set_frame_pool(VideoDecoder *d, uint32_t size, sd_bus_error *error) {
+        if (size > DECODER_MAX_POOL_SLOTS)
+                return bus_error_setf(error, -EINVAL,
+                                      "a frame pool of %" PRIu32 " frames; keyd pools 0 (no pool) to %u frames",
+                                      size, DECODER_MAX_POOL_SLOTS);
+        if (d->dead)
+                return require_usable(d, "SetFramePool", error);
+        /* The helper hears of it with the next request; frames the client
+         * holds stay valid and may still be given back. */
+        d->pool_size = size;
+        return 0;
+}
+
+int video_decoder_release_frames(VideoDecoder *d, const int *fds, size_t n_fds, sd_bus_error *error) {
+        uint32_t slots = 0;
+
+        if (n_fds > DECODER_MAX_POOL_SLOTS)
+                return bus_error_setf(error, -EINVAL,
+                                      "%zu frames given back; a decoder's pool holds at most %u", n_fds,
+                                      DECODER_MAX_POOL_SLOTS);
+        /* All of them are checked before any is given back. */
+        for (size_t i = 0; i < n_fds; i++) {
+                struct stat st;
+                unsigned k;
+
+                if (fstat(fds[i], &st) < 0)
+                        return bus_error_setf(error, -EINVAL, "frame %zu of %zu: cannot stat its fd: %m", i + 1,
+                                              n_fds);
+                for (k = 0; k < DECODER_MAX_POOL_SLOTS; k++)
+                        if (d->slots[k].with_client && d->slots[k].dev == st.st_dev && d->slots[k].ino == st.st_ino)
+                                break;
+                if (k == DECODER_MAX_POOL_SLOTS)
+                        return bus_error_setf(error, -EINVAL,
+                                              "frame %zu of %zu is not a pool frame of this decoder that the "
+                                              "client holds; give back only the memfds of frames that came "
+                                              "sealed with F_SEAL_FUTURE_WRITE, each once",
+                                              i + 1, n_fds);
+                if (slots & (1u << k))
+                        return bus_error_setf(error, -EINVAL, "frame %zu of %zu: the same frame is given back twice",
+                                              i + 1, n_fds);
+                slots |= 1u << k;
+        }
+        for (unsigned k = 0; k < DECODER_MAX_POOL_SLOTS; k++)
+                if (slots & (1u << k))
+                        d->slots[k].with_client = false;
+        d->released_slots |= slots;
+        return 0;
+}
+
 VideoDecoder *video_decoder_free(VideoDecoder *d) {
         sd_bus_message *pending;
 
@@ -748,7 +834,7 @@ VideoDecoder *video_decoder_free(VideoDecoder *d) {
                         reply_error(pending, -ENODEV, "the decoder was closed while this call was running");
                 sd_bus_message_unref(pending);
         }
-        frames_close(d);
+        frames_close(d, false);
         sample_buffer_free(d);
 
         LIST_REMOVE(decoder, d->session->decoders, d);

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
@@ -43,6 +44,18 @@ typedef struct VideoDecoder {
         sd_event_source *socket_source;
         sd_event_source *pidfd_source;
         sd_event_source *deadline;
+
+        /* The frame pool (SetFramePool): its size, the identity of each
+         * slot's memfd while its frame is with the client, and the slots the
+         * client gave back (ReleaseFrames), told to the helper with the next
+         * request. */
+        uint32_t pool_size;
+        struct {
+                dev_t dev;
+                ino_t ino;
+                bool with_client;
+        } slots[DECODER_MAX_POOL_SLOTS];
+        uint32_t released_slots;
 
         /* The bus call waiting for the helper's DONE, and what it asked. */
         sd_bus_message *pending;
@@ -87,6 +100,14 @@ int video_decoder_decode(VideoDecoder *d, sd_bus_message *message, const DecodeS
                          sd_bus_error *error);
 int video_decoder_drain(VideoDecoder *d, sd_bus_message *message, sd_bus_error *error);
 int video_decoder_flush(VideoDecoder *d, sd_bus_message *message, sd_bus_error *error);
+/* SetFramePool: from the next request on, frames go to a pool of size
+ * reusable memfds (0: every frame in a memfd of its own). Returns 0 or a
+ * negative errno with error. */
+int video_decoder_set_frame_pool(VideoDecoder *d, uint32_t size, sd_bus_error *error);
+/* ReleaseFrames: the client gives back the pool frames whose memfds are
+ * fds; all of them must be pool frames it holds, else nothing is released.
+ * Returns 0 or a negative errno with error. */
+int video_decoder_release_frames(VideoDecoder *d, const int *fds, size_t n_fds, sd_bus_error *error);
 /* Kills the helper, answers a waiting call, unlinks and frees. Returns NULL. */
 VideoDecoder *video_decoder_free(VideoDecoder *d);
 

@@ -436,14 +436,29 @@ typedef struct keyd_video_frame {
         int64_t Pts;               /* of the sample the frame came from */
         const uint8_t *pData;      /* read-only mapping of the sealed memfd keyd sent */
         uint64_t DataSize;
-        int Fd;                    /* that memfd (the frame owns it) */
+        int Fd;                    /* that memfd (the frame owns it; a pool frame's goes back
+                                    * to keyd at keyd_video_frame_release()) */
 } keyd_video_frame;
 
 /* The next decoded frame in output order: S_OK and *ppFrame, or S_FALSE (1) and NULL when
  * none is ready. */
 HRESULT keyd_decoder_get_frame(keyd_video_decoder *decoder, keyd_video_frame **ppFrame);
-/* Unmaps the frame and closes its memfd. Returns NULL. */
+/* Unmaps the frame and closes its memfd; a pool frame's memfd goes back to
+ * keyd, which writes a later frame into it. Returns NULL. */
 keyd_video_frame *keyd_video_frame_release(keyd_video_frame *frame);
+
+/* The decoder's frame pool (LIBKEYD_0.3), like D3D11's decoder output
+ * surfaces: up to FrameCount (at most 16) memfds that keyd writes frames
+ * into again and again, 8 from keyd_create_video_decoder() on. A pool frame
+ * is sealed so that only keyd's decoder process can write it
+ * (F_SEAL_FUTURE_WRITE, F_SEAL_SHRINK, F_SEAL_GROW) and it writes it only
+ * after keyd_video_frame_release() gave it back: do not read the frame or a
+ * dup of its Fd after that. When the caller holds every pool frame, keyd
+ * sends the next ones in memfds of their own. FrameCount 0: every frame in
+ * a memfd of its own, sealed for good (F_SEAL_WRITE), at the cost of
+ * allocating and freeing its pages (for 1080p, about a quarter of the
+ * decoding's CPU). */
+HRESULT keyd_decoder_set_frame_pool(keyd_video_decoder *decoder, uint32_t FrameCount);
 
 /* Closes the decoder in keyd (its helper process ends) and frees it, with
  * the frames still queued. Returns NULL. */

@@ -7,11 +7,15 @@
  * helper that crashes, hangs or breaks out of its allowlist ends only its
  * own decoder; owners, limits and bad arguments. */
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <nettle/ctr.h>
 
 #include "abuse-util.h"
 #include "decode-util.h"
@@ -27,10 +31,26 @@ static void teardown(void) {
         harness_stop();
 }
 
+/* Whether fd is a frame pool's memfd (only the helper can write it) or
+ * one sealed for good; fails the test on anything else. */
+static bool is_pool_frame(int fd) {
+        int seals = fcntl(fd, F_GET_SEALS);
+
+        ck_assert_int_ge(seals, 0);
+        ck_assert_msg((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) == (F_SEAL_SHRINK | F_SEAL_GROW), "seals %#x", seals);
+        if (seals & F_SEAL_WRITE)
+                return false;
+        ck_assert_msg((seals & (F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)) == (F_SEAL_FUTURE_WRITE | F_SEAL_SEAL),
+                      "a frame keyd can write that is not sealed against everyone else: seals %#x", seals);
+        return true;
+}
+
 /* Decode the whole stream through keyd, then compare every frame's MD5
- * with ffmpeg's, in order, and the pts with the samples'. */
+ * with ffmpeg's, in order, and the pts with the samples'. pool: the frame
+ * pool's size, or -1 for libkeyd's default (8); frames are released as they
+ * come, so their pool memfds are written again and again. */
 static void decode_and_compare_after(const char *path, uint32_t format, const keyd_guid *profile,
-                                     size_t seek_from) {
+                                     size_t seek_from, int pool) {
         keyd_client *c = open_client();
         uint8_t wrapped[16];
         keyd_crypto_session *s = session_with_content_key(c, wrapped);
@@ -38,7 +58,7 @@ static void decode_and_compare_after(const char *path, uint32_t format, const ke
         keyd_video_frame *f;
         TestStream st;
         char **expected;
-        size_t n_expected, n = 0;
+        size_t n_expected, n = 0, n_pool = 0;
 
         read_stream(path, &st);
         expected = ffmpeg_frame_md5s(path, &n_expected);
@@ -46,6 +66,8 @@ static void decode_and_compare_after(const char *path, uint32_t format, const ke
 
         ck_assert_hr(keyd_create_video_decoder(s, profile, st.width, st.height, st.config_size, st.config, &d),
                      KEYD_S_OK);
+        if (pool >= 0)
+                ck_assert_hr(keyd_decoder_set_frame_pool(d, (uint32_t) pool), KEYD_S_OK);
         /* A seek back to the start: what was decoded before is dropped. */
         if (seek_from > 0) {
                 for (size_t i = seek_from; i < st.n_samples; i++)
@@ -68,11 +90,19 @@ static void decode_and_compare_after(const char *path, uint32_t format, const ke
                         frame_md5(f, md5);
                         ck_assert_msg(streq(md5, expected[n]), "frame %zu: keyd's MD5 %s, ffmpeg's %s", n, md5,
                                       expected[n]);
+                        n_pool += is_pool_frame(f->Fd);
                         keyd_video_frame_release(f);
                         n++;
                 }
         }
         ck_assert_uint_eq(n, n_expected);
+        if (pool == 0)
+                ck_assert_uint_eq(n_pool, 0);
+        else
+                /* Not all: a frame finished while the client still holds
+                 * every pool frame (or before keyd told the helper it gave
+                 * them back) comes in a memfd of its own. */
+                ck_assert_uint_gt(n_pool, 0);
 
         for (size_t i = 0; i < n_expected; i++)
                 free(expected[i]);
@@ -83,12 +113,18 @@ static void decode_and_compare_after(const char *path, uint32_t format, const ke
         keyd_client_close(c);
 }
 
-static void decode_and_compare(const char *path, uint32_t format, const keyd_guid *profile) {
-        decode_and_compare_after(path, format, profile, 0);
+static void decode_and_compare(const char *path, uint32_t format, const keyd_guid *profile, int pool) {
+        decode_and_compare_after(path, format, profile, 0, pool);
 }
 
 START_TEST(test_h264_matches_ffmpeg) {
-        decode_and_compare(h264_path, KEYD_FORMAT_NV12, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT);
+        decode_and_compare(h264_path, KEYD_FORMAT_NV12, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT, -1);
+}
+END_TEST
+
+/* Without a pool: every frame in a memfd of its own, sealed for good. */
+START_TEST(test_h264_without_pool_matches_ffmpeg) {
+        decode_and_compare(h264_path, KEYD_FORMAT_NV12, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT, 0);
 }
 END_TEST
 
@@ -102,18 +138,23 @@ static void setup_many_threads(void) {
 }
 
 START_TEST(test_h264_many_threads_matches_ffmpeg) {
-        decode_and_compare(h264_path, KEYD_FORMAT_NV12, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT);
+        decode_and_compare(h264_path, KEYD_FORMAT_NV12, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT, -1);
 }
 END_TEST
 
 /* Flush with 15 frames inside the decoder, then the stream from its start. */
 START_TEST(test_h264_flush_then_from_start) {
-        decode_and_compare_after(h264_path, KEYD_FORMAT_NV12, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT, 5);
+        decode_and_compare_after(h264_path, KEYD_FORMAT_NV12, &KEYD_DECODER_PROFILE_H264_VLD_NOFGT, 5, 2);
 }
 END_TEST
 
 START_TEST(test_hevc_main10_matches_ffmpeg) {
-        decode_and_compare(hevc10_path, KEYD_FORMAT_P010, &KEYD_DECODER_PROFILE_HEVC_VLD_MAIN10);
+        decode_and_compare(hevc10_path, KEYD_FORMAT_P010, &KEYD_DECODER_PROFILE_HEVC_VLD_MAIN10, -1);
+}
+END_TEST
+
+START_TEST(test_hevc_main10_without_pool_matches_ffmpeg) {
+        decode_and_compare(hevc10_path, KEYD_FORMAT_P010, &KEYD_DECODER_PROFILE_HEVC_VLD_MAIN10, 0);
 }
 END_TEST
 
@@ -240,7 +281,7 @@ START_TEST(test_helper_is_shut_in) {
         ck_assert_str_eq(nnp, "1");
         ck_assert_str_eq(seccomp, "2");
         ck_assert_msg(strncmp(core, "0", 1) == 0, "core limit: %s", core);
-        ck_assert_msg(strncmp(nofile, "48 ", 3) == 0, "open files limit: %s", nofile);
+        ck_assert_msg(strncmp(nofile, "64 ", 3) == 0, "open files limit: %s", nofile);
         /* The sanitizer build's helper has no address space limit (ASan's shadow). */
         ck_assert_msg(strncmp(as, "4294967296", 10) == 0 || (SANITIZER_BUILD && strncmp(as, "unlimited", 9) == 0),
                       "address space limit: %s", as);
@@ -503,6 +544,251 @@ START_TEST(test_other_client_is_denied) {
 }
 END_TEST
 
+/* ---- the frame pool, on the bus ---- */
+
+/* CreateVideoDecoder for the H.264 clip on session over bus; the path (free() it). */
+static char *raw_create_h264_decoder(sd_bus *bus, const char *session) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        const char *p;
+        int r;
+
+        ck_assert_int_ge(sd_bus_message_new_method_call(bus, &m, KEYD_BUS_NAME, session, KEYD_SESSION_INTERFACE,
+                                                        "CreateVideoDecoder"), 0);
+        ck_assert_int_ge(sd_bus_message_append(m, "suu", "1b81be68-a0c7-11d3-b984-00c04f2e73c5", h264.width,
+                                               h264.height), 0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', h264.config, h264.config_size), 0);
+        r = sd_bus_call(bus, m, 30 * USEC_PER_SEC, &error, &reply);
+        ck_assert_msg(r >= 0, "CreateVideoDecoder: %s", error.message);
+        ck_assert_int_ge(sd_bus_message_read(reply, "o", &p), 0);
+        return strdup(p);
+}
+
+/* Sample s in the clear: CENC 'cenc' decrypted here (its encrypted ranges
+ * are one AES-CTR keystream from its IV), for raw calls that send samples
+ * in the clear. free() it. */
+static uint8_t *clear_sample(const TestSample *s) {
+        uint8_t key[16], ctr[16] = {}, *out = malloc(s->size), *enc = malloc(s->size);
+        struct aes128_ctx aes;
+        size_t n_enc = 0, off = 0;
+
+        ck_assert(out && enc);
+        hex_to_bytes(CONTENT_KEY_HEX, key, 16);
+        aes128_set_encrypt_key(&aes, key);
+        memcpy(ctr, s->iv, s->iv_size);
+        memcpy(out, s->data, s->size);
+        for (uint32_t i = 0; i < MAX(s->n_subsamples, 1u); i++) {
+                size_t clear = s->n_subsamples ? s->subsamples[i].ClearSize : 0,
+                       encrypted = s->n_subsamples ? s->subsamples[i].EncryptedSize : s->size;
+
+                memcpy(enc + n_enc, s->data + off + clear, encrypted);
+                n_enc += encrypted;
+                off += clear + encrypted;
+        }
+        ctr_crypt(&aes, (nettle_cipher_func *) aes128_encrypt, 16, ctr, n_enc, enc, enc);
+        n_enc = off = 0;
+        for (uint32_t i = 0; i < MAX(s->n_subsamples, 1u); i++) {
+                size_t clear = s->n_subsamples ? s->subsamples[i].ClearSize : 0,
+                       encrypted = s->n_subsamples ? s->subsamples[i].EncryptedSize : s->size;
+
+                memcpy(out + off + clear, enc + n_enc, encrypted);
+                n_enc += encrypted;
+                off += clear + encrypted;
+        }
+        free(enc);
+        return out;
+}
+
+/* A frame from a raw reply: its own dup of the memfd, mapped, its MD5 taken
+ * when it came (a pool frame given back is written again) and its inode. */
+typedef struct RawFrame {
+        keyd_video_frame f;           /* filled by hand: never keyd_video_frame_release() it */
+        char md5[33];
+        ino_t ino;
+} RawFrame;
+
+static void raw_frame_free(RawFrame *r) {
+        if (r->f.pData)
+                munmap((void *) r->f.pData, r->f.DataSize);
+        if (r->f.Fd >= 0)
+                close(r->f.Fd);
+        r->f.pData = NULL;
+        r->f.Fd = -1;
+}
+
+/* Sample i of the H.264 clip, in the clear, through DecodeSample on bus;
+ * the frames of the reply are appended to frames. */
+static void raw_decode(sd_bus *bus, const char *path, size_t i, RawFrame *frames, size_t *n, size_t max) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_free_ uint8_t *clear = clear_sample(&h264.samples[i]);
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r;
+
+        ck_assert_int_ge(sd_bus_message_new_method_call(bus, &m, KEYD_BUS_NAME, path,
+                                                        "org.keyd.KeyBroker1.VideoDecoder", "DecodeSample"), 0);
+        ck_assert_int_ge(sd_bus_message_append_array(m, 'y', clear, h264.samples[i].size), 0);
+        ck_assert_int_ge(sd_bus_message_append(m, "a(uu)ayayx", 0, 0, 0, h264.samples[i].pts), 0);
+        r = sd_bus_call(bus, m, 10 * USEC_PER_SEC, &error, &reply);
+        ck_assert_msg(r >= 0, "DecodeSample %zu: %s", i, error.message);
+        ck_assert_int_ge(sd_bus_message_enter_container(reply, 'a', "(huuua(tu)x)"), 0);
+        while ((r = sd_bus_message_enter_container(reply, 'r', "huuua(tu)x")) > 0) {
+                RawFrame *rf;
+                uint64_t offset;
+                uint32_t pitch;
+                struct stat st;
+                int fd;
+
+                ck_assert_uint_lt(*n, max);
+                rf = &frames[(*n)++];
+                *rf = (RawFrame) { .f.Fd = -1 };
+                ck_assert_int_ge(sd_bus_message_read(reply, "huuu", &fd, &rf->f.Format, &rf->f.Width, &rf->f.Height),
+                                 0);
+                ck_assert_int_ge(sd_bus_message_enter_container(reply, 'a', "(tu)"), 0);
+                while (sd_bus_message_read(reply, "(tu)", &offset, &pitch) > 0) {
+                        rf->f.PlaneOffset[rf->f.PlaneCount] = offset;
+                        rf->f.PlanePitch[rf->f.PlaneCount++] = pitch;
+                }
+                ck_assert_int_ge(sd_bus_message_exit_container(reply), 0);
+                ck_assert_int_ge(sd_bus_message_read(reply, "x", &rf->f.Pts), 0);
+                ck_assert_int_ge(sd_bus_message_exit_container(reply), 0);
+                rf->f.Fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                ck_assert_int_ge(rf->f.Fd, 0);
+                ck_assert_int_eq(fstat(rf->f.Fd, &st), 0);
+                rf->ino = st.st_ino;
+                rf->f.DataSize = (uint64_t) st.st_size;
+                rf->f.pData = mmap(NULL, rf->f.DataSize, PROT_READ, MAP_SHARED, rf->f.Fd, 0);
+                ck_assert(rf->f.pData != MAP_FAILED);
+                frame_md5(&rf->f, rf->md5);
+        }
+        ck_assert_int_ge(r, 0);
+}
+
+/* ReleaseFrames(fds) on bus: its result, with error. */
+static int release_frames(sd_bus *bus, const char *path, const int *fds, size_t n, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+
+        ck_assert_int_ge(sd_bus_message_new_method_call(bus, &m, KEYD_BUS_NAME, path,
+                                                        "org.keyd.KeyBroker1.VideoDecoder", "ReleaseFrames"), 0);
+        ck_assert_int_ge(sd_bus_message_open_container(m, 'a', "h"), 0);
+        for (size_t i = 0; i < n; i++)
+                ck_assert_int_ge(sd_bus_message_append(m, "h", fds[i]), 0);
+        ck_assert_int_ge(sd_bus_message_close_container(m), 0);
+        return sd_bus_call(bus, m, 10 * USEC_PER_SEC, error, NULL);
+}
+
+static void assert_error(int r, sd_bus_error *error, const char *name, const char *text) {
+        ck_assert_int_lt(r, 0);
+        ck_assert_str_eq(error->name, name);
+        ck_assert_msg(str_contains(error->message, text), "message: %s", error->message);
+        sd_bus_error_free(error);
+}
+
+/* SetFramePool and ReleaseFrames: pool frames only the helper can write,
+ * memfds of their own when the client holds the whole pool, a frame given
+ * back written again with the right picture, and every bad give-back
+ * refused whole. */
+START_TEST(test_frame_pool_rules) {
+        _cleanup_free_ char *session = NULL, *path = NULL;
+        sd_bus_error error = SD_BUS_ERROR_NULL;
+        sd_bus *bus = NULL, *other = NULL;
+        RawFrame frames[64];
+        size_t n = 0, n_expected, next = 0, reused = 0;
+        char **expected = ffmpeg_frame_md5s(h264_path, &n_expected);
+        int fds[2], own, r;
+
+        ck_assert_int_ge(harness_open_bus(&bus), 0);
+        ck_assert_int_ge(harness_open_bus(&other), 0);
+        session = raw_create_session(bus, RSAES_OAEP);
+        path = raw_create_h264_decoder(bus, session);
+
+        r = sd_bus_call_method(bus, KEYD_BUS_NAME, path, "org.keyd.KeyBroker1.VideoDecoder", "SetFramePool", &error,
+                               NULL, "u", 17);
+        assert_error(r, &error, ERROR_INVALID_ARG, "0 (no pool) to 16");
+        r = sd_bus_call_method(other, KEYD_BUS_NAME, path, "org.keyd.KeyBroker1.VideoDecoder", "SetFramePool", &error,
+                               NULL, "u", 2);
+        assert_error(r, &error, ERROR_ACCESS_DENIED, "belongs to another connection");
+        ck_assert_int_ge(sd_bus_call_method(bus, KEYD_BUS_NAME, path, "org.keyd.KeyBroker1.VideoDecoder",
+                                            "SetFramePool", &error, NULL, "u", 2),
+                         0);
+
+        /* Holding every frame: the first two are the pool's, the next ones
+         * come in memfds of their own. */
+        while (n < 4)
+                raw_decode(bus, path, next++, frames, &n, ELEMENTSOF(frames));
+        ck_assert(is_pool_frame(frames[0].f.Fd));
+        ck_assert(is_pool_frame(frames[1].f.Fd));
+        ck_assert(frames[0].ino != frames[1].ino);
+        for (size_t i = 2; i < n; i++)
+                ck_assert(!is_pool_frame(frames[i].f.Fd));
+
+        /* Nobody but the helper writes a pool frame. */
+        ck_assert(mmap(NULL, frames[0].f.DataSize, PROT_READ | PROT_WRITE, MAP_SHARED, frames[0].f.Fd, 0) ==
+                  MAP_FAILED);
+        ck_assert_int_eq(errno, EPERM);
+        ck_assert_int_lt(pwrite(frames[0].f.Fd, "x", 1, 0), 0);
+        ck_assert_int_eq(errno, EPERM);
+
+        /* Bad give-backs: each refused, and refused whole. */
+        own = memfd_create("not-a-frame", MFD_CLOEXEC);
+        ck_assert_int_ge(own, 0);
+        r = release_frames(bus, path, &own, 1, &error);
+        assert_error(r, &error, ERROR_INVALID_ARG, "frame 1 of 1 is not a pool frame of this decoder");
+        r = release_frames(bus, path, &frames[2].f.Fd, 1, &error);
+        assert_error(r, &error, ERROR_INVALID_ARG, "not a pool frame");
+        fds[0] = fds[1] = frames[0].f.Fd;
+        r = release_frames(bus, path, fds, 2, &error);
+        assert_error(r, &error, ERROR_INVALID_ARG, "given back twice");
+        fds[1] = own;
+        r = release_frames(bus, path, fds, 2, &error);
+        assert_error(r, &error, ERROR_INVALID_ARG, "frame 2 of 2");
+        r = release_frames(other, path, &frames[0].f.Fd, 1, &error);
+        assert_error(r, &error, ERROR_ACCESS_DENIED, "belongs to another connection");
+        close(own);
+
+        /* Frame 0 back (it was not given back by the refused calls), once. */
+        ck_assert_int_ge(release_frames(bus, path, &frames[0].f.Fd, 1, &error), 0);
+        r = release_frames(bus, path, &frames[0].f.Fd, 1, &error);
+        assert_error(r, &error, ERROR_INVALID_ARG, "not a pool frame of this decoder that the client holds");
+        raw_frame_free(&frames[0]);
+
+        /* Decoding on, the next pool frame is frame 0's memfd written again
+         * (frame 1's is still held), and every picture is ffmpeg's. */
+        while (next < h264.n_samples) {
+                size_t before = n;
+
+                raw_decode(bus, path, next++, frames, &n, ELEMENTSOF(frames));
+                for (size_t i = before; i < n; i++)
+                        if (is_pool_frame(frames[i].f.Fd)) {
+                                ck_assert(frames[i].ino != frames[1].ino);
+                                reused++;
+                                /* Give it back at once: it comes again. */
+                                ck_assert_int_ge(release_frames(bus, path, &frames[i].f.Fd, 1, &error), 0);
+                                raw_frame_free(&frames[i]);
+                        }
+        }
+        ck_assert_uint_gt(reused, 1);
+        /* Frame 1, held all along, was never written again. */
+        {
+                char md5[33];
+
+                frame_md5(&frames[1].f, md5);
+                ck_assert_str_eq(md5, frames[1].md5);
+        }
+        ck_assert_uint_le(n, n_expected);
+        for (size_t i = 0; i < n; i++) {
+                ck_assert_msg(streq(frames[i].md5, expected[i]), "frame %zu: keyd's MD5 %s, ffmpeg's %s", i,
+                              frames[i].md5, expected[i]);
+                raw_frame_free(&frames[i]);
+        }
+
+        for (size_t i = 0; i < n_expected; i++)
+                free(expected[i]);
+        free(expected);
+        sd_bus_flush_close_unref(other);
+        sd_bus_flush_close_unref(bus);
+}
+END_TEST
+
 static void setup_limits(void) {
         /* A sample buffer is at least 64 KiB, and counts as protected memory. */
         static const char *const args[] = { "--max-decoders-per-client=2", "--max-sample-size=4096",
@@ -569,19 +855,11 @@ START_TEST(test_bad_arguments) {
          * itself): on a connection of the test's own, which owns its session. */
         {
                 _cleanup_free_ char *session = NULL, *raw_path = NULL;
-                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-                const char *p;
                 sd_bus *bus = NULL;
 
                 ck_assert_int_ge(harness_open_bus(&bus), 0);
                 session = raw_create_session(bus, RSAES_OAEP);
-                ck_assert_int_ge(sd_bus_call_method(bus, KEYD_BUS_NAME, session, KEYD_SESSION_INTERFACE,
-                                                    "CreateVideoDecoder", &error, &reply, "suuay",
-                                                    "1b81be68-a0c7-11d3-b984-00c04f2e73c5", h264.width, h264.height,
-                                                    (size_t) h264.config_size, h264.config),
-                                 0);
-                ck_assert_int_ge(sd_bus_message_read(reply, "o", &p), 0);
-                raw_path = strdup(p);
+                raw_path = raw_create_h264_decoder(bus, session);
                 for (size_t n = 0; n <= 17; n++) {
                         if (n == 0 || n == 8 || n == 16)
                                 continue;
@@ -686,7 +964,10 @@ static Suite *decoder_suite(void) {
         tcase_add_checked_fixture(tc, setup, teardown);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, test_h264_matches_ffmpeg);
+        tcase_add_test(tc, test_h264_without_pool_matches_ffmpeg);
         tcase_add_test(tc, test_hevc_main10_matches_ffmpeg);
+        tcase_add_test(tc, test_hevc_main10_without_pool_matches_ffmpeg);
+        tcase_add_test(tc, test_frame_pool_rules);
         tcase_add_test(tc, test_other_client_is_denied);
         tcase_add_test(tc, test_bad_arguments);
         tcase_add_test(tc, test_client_death_ends_helper);

@@ -57,6 +57,9 @@ static const Method methods[] = {
         { "org.freedesktop.DBus.Peer", "Ping", "" },
         { "org.freedesktop.DBus.Peer", "GetMachineId", "" },
         { "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", "" },
+        /* Last, so that the seed corpus keeps meaning what it meant. */
+        { KEYD_DECODER_INTERFACE, "SetFramePool", "u" },
+        { KEYD_DECODER_INTERFACE, "ReleaseFrames", "ah" },
 };
 
 #define N_METHODS (sizeof(methods) / sizeof(methods[0]))
