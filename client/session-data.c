@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "memfd-seal.h"
 #include "session-data.h"
 
 #define AES_BLOCK_SIZE 16U
@@ -185,6 +186,7 @@ static HRESULT check_transport(keyd_crypto_session *s, uint64_t size, const char
 int memfd_new_sealed(const void *data, size_t size) {
         _cleanup_(closep) int fd = -1;
         size_t done = 0;
+        int r;
 
         fd = memfd_create("keyd-decryption-blt", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (fd < 0)
@@ -201,8 +203,9 @@ int memfd_new_sealed(const void *data, size_t size) {
                 }
                 done += (size_t) k;
         }
-        if (fcntl(fd, F_ADD_SEALS, REQUIRED_SEALS | F_SEAL_SEAL) < 0)
-                return -errno;
+        r = memfd_add_seals(fd, REQUIRED_SEALS | F_SEAL_SEAL);
+        if (r < 0)
+                return r;
         return TAKE_FD(fd);
 }
 

@@ -12,6 +12,7 @@
 #include "frame-convert.h"
 #include "keyd/keyd.h"
 #include "macro.h"
+#include "memfd-seal.h"
 
 /* Rows start on 64-byte boundaries, as GPUs lay out their surfaces. */
 #define PITCH_ALIGN 64u
@@ -240,10 +241,9 @@ int frame_to_memfd(const AVFrame *frame, const DecoderAnswer *layout) {
         }
         if (r < 0)
                 goto fail;
-        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
-                r = -errno;
+        r = memfd_add_seals(fd, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+        if (r < 0)
                 goto fail;
-        }
         return fd;
 
 fail:

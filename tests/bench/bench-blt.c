@@ -21,6 +21,7 @@
 
 #include "bench.h"
 #include "macro.h"
+#include "memfd-seal.h"
 
 const size_t bench_blt_sizes[N_BLT_SIZES] = { 64u * 1024u, 1024u * 1024u, 8u * 1024u * 1024u };
 
@@ -78,7 +79,7 @@ static int sealed_memfd(const uint8_t *data, size_t size) {
                         bench_die("writing the memfd: %m");
                 done += (size_t) n;
         }
-        if (fcntl(fd, F_ADD_SEALS, SEALS) < 0)
+        if (memfd_add_seals(fd, SEALS) < 0)
                 bench_die("sealing the memfd: %m");
         return fd;
 }
