@@ -251,6 +251,45 @@ fail:
         return r;
 }
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/* Pool slots are written with non-temporal stores: a slot's 3 MiB (1080p)
+ * is not in the cache, and a plain store first reads each line it writes.
+ * dst is 16-byte aligned (rows start at PITCH_ALIGN in a page-aligned
+ * mapping); src need not be. */
+static void row_copy_stream(uint8_t *dst, const uint8_t *src, size_t n) {
+        size_t x = 0;
+
+        for (; x + 16 <= n; x += 16)
+                _mm_stream_si128((__m128i *) (dst + x), _mm_loadu_si128((const __m128i *) (src + x)));
+        memcpy(dst + x, src + x, n - x);
+}
+
+static void nv12_uv_row_stream(const AVFrame *f, uint32_t row, uint32_t cw, uint32_t pitch, uint8_t *d) {
+        const uint8_t *u = f->data[1] + (size_t) row * f->linesize[1];
+        const uint8_t *v = f->data[2] + (size_t) row * f->linesize[2];
+        uint32_t x = 0;
+
+        for (; x + 16 <= cw; x += 16) {
+                __m128i a = _mm_loadu_si128((const __m128i *) (u + x)), b = _mm_loadu_si128((const __m128i *) (v + x));
+
+                _mm_stream_si128((__m128i *) (d + 2 * x), _mm_unpacklo_epi8(a, b));
+                _mm_stream_si128((__m128i *) (d + 2 * x + 16), _mm_unpackhi_epi8(a, b));
+        }
+        for (; x < cw; x++) {
+                d[2 * x] = u[x];
+                d[2 * x + 1] = v[x];
+        }
+        memset(d + 2 * cw, 0, pitch - 2 * cw);
+}
+#else
+static void row_copy_stream(uint8_t *dst, const uint8_t *src, size_t n) {
+        memcpy(dst, src, n);
+}
+#define nv12_uv_row_stream nv12_uv_row
+#endif
+
 void frame_to_mapping(const AVFrame *frame, const DecoderAnswer *layout, uint8_t *map) {
         uint32_t w = layout->width, h = layout->height, cw = (w + 1) / 2, ch = (h + 1) / 2,
                  pitch = layout->plane_pitch[0];
@@ -266,9 +305,14 @@ void frame_to_mapping(const AVFrame *frame, const DecoderAnswer *layout, uint8_t
         for (uint32_t row = 0; row < h; row++) {
                 uint8_t *d = map + (size_t) row * pitch;
 
-                memcpy(d, frame->data[0] + (size_t) row * frame->linesize[0], w);
+                row_copy_stream(d, frame->data[0] + (size_t) row * frame->linesize[0], w);
                 memset(d + w, 0, pitch - w);
         }
         for (uint32_t row = 0; row < ch; row++)
-                nv12_uv_row(frame, row, cw, pitch, uv + (size_t) row * pitch);
+                nv12_uv_row_stream(frame, row, cw, pitch, uv + (size_t) row * pitch);
+#ifdef __SSE2__
+        /* The streamed stores are weakly ordered: all of them before the
+         * frame is handed on. */
+        _mm_sfence();
+#endif
 }

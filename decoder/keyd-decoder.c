@@ -271,7 +271,8 @@ static int slot_make(PoolSlot *slot, uint64_t size) {
                 return -errno;
         if (ftruncate(fd, (off_t) size) < 0)
                 goto fail;
-        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        /* MAP_POPULATE: its pages in one go, not one fault per 4 KiB. */
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
         if (p == MAP_FAILED)
                 goto fail;
         if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0) {
