@@ -91,29 +91,50 @@ typedef uint8_t Vec16 __attribute__((vector_size(16)));
         __builtin_shuffle(a, b, (Vec16) { 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31 })
 #endif
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+/* Sixteen bytes at d. stream: with a non-temporal store (SSE2; d 16-byte
+ * aligned), for a frame pool slot, whose 3 MiB (1080p) are not in the
+ * cache: a plain store first reads each line it writes. Otherwise, and
+ * without SSE2, a plain one (a band stays in the cache for pwrite()). */
+static inline void store16(uint8_t *d, Vec16 v, bool stream) {
+#ifdef __SSE2__
+        if (stream) {
+                _mm_stream_si128((__m128i *) (void *) d, (__m128i) v);
+                return;
+        }
+#endif
+        memcpy(d, &v, 16);
+}
+
 /* One row of the interleaved chroma plane, padding included. Sixteen
  * pairs at a time (SSE2's unpack on x86-64): the byte loop was a twentieth
  * of the helper's CPU per 1080p frame (perf). */
-static void nv12_uv_row(const AVFrame *f, uint32_t row, uint32_t cw, uint32_t pitch, uint8_t *d) {
+static inline void nv12_uv_row_to(const AVFrame *f, uint32_t row, uint32_t cw, uint32_t pitch, uint8_t *d,
+                                  bool stream) {
         const uint8_t *u = f->data[1] + (size_t) row * f->linesize[1];
         const uint8_t *v = f->data[2] + (size_t) row * f->linesize[2];
         uint32_t x = 0;
 
         for (; x + 16 <= cw; x += 16) {
-                Vec16 a, b, lo, hi;
+                Vec16 a, b;
 
                 memcpy(&a, u + x, 16);
                 memcpy(&b, v + x, 16);
-                lo = INTERLEAVE_LOW(a, b);
-                hi = INTERLEAVE_HIGH(a, b);
-                memcpy(d + 2 * x, &lo, 16);
-                memcpy(d + 2 * x + 16, &hi, 16);
+                store16(d + 2 * x, INTERLEAVE_LOW(a, b), stream);
+                store16(d + 2 * x + 16, INTERLEAVE_HIGH(a, b), stream);
         }
         for (; x < cw; x++) {
                 d[2 * x] = u[x];
                 d[2 * x + 1] = v[x];
         }
         memset(d + 2 * cw, 0, pitch - 2 * cw);
+}
+
+static void nv12_uv_row(const AVFrame *f, uint32_t row, uint32_t cw, uint32_t pitch, uint8_t *d) {
+        nv12_uv_row_to(f, row, cw, pitch, d, false);
 }
 
 /* libavcodec's yuv420p10le keeps 10 bits in the low bits of each uint16;
@@ -251,44 +272,19 @@ fail:
         return r;
 }
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-
-/* Pool slots are written with non-temporal stores: a slot's 3 MiB (1080p)
- * is not in the cache, and a plain store first reads each line it writes.
- * dst is 16-byte aligned (rows start at PITCH_ALIGN in a page-aligned
- * mapping); src need not be. */
+/* A row into a pool slot: streamed (store16()); dst is 16-byte aligned (rows
+ * start at PITCH_ALIGN in a page-aligned mapping), src need not be. */
 static void row_copy_stream(uint8_t *dst, const uint8_t *src, size_t n) {
         size_t x = 0;
 
-        for (; x + 16 <= n; x += 16)
-                _mm_stream_si128((__m128i *) (dst + x), _mm_loadu_si128((const __m128i *) (src + x)));
+        for (; x + 16 <= n; x += 16) {
+                Vec16 v;
+
+                memcpy(&v, src + x, 16);
+                store16(dst + x, v, true);
+        }
         memcpy(dst + x, src + x, n - x);
 }
-
-static void nv12_uv_row_stream(const AVFrame *f, uint32_t row, uint32_t cw, uint32_t pitch, uint8_t *d) {
-        const uint8_t *u = f->data[1] + (size_t) row * f->linesize[1];
-        const uint8_t *v = f->data[2] + (size_t) row * f->linesize[2];
-        uint32_t x = 0;
-
-        for (; x + 16 <= cw; x += 16) {
-                __m128i a = _mm_loadu_si128((const __m128i *) (u + x)), b = _mm_loadu_si128((const __m128i *) (v + x));
-
-                _mm_stream_si128((__m128i *) (d + 2 * x), _mm_unpacklo_epi8(a, b));
-                _mm_stream_si128((__m128i *) (d + 2 * x + 16), _mm_unpackhi_epi8(a, b));
-        }
-        for (; x < cw; x++) {
-                d[2 * x] = u[x];
-                d[2 * x + 1] = v[x];
-        }
-        memset(d + 2 * cw, 0, pitch - 2 * cw);
-}
-#else
-static void row_copy_stream(uint8_t *dst, const uint8_t *src, size_t n) {
-        memcpy(dst, src, n);
-}
-#define nv12_uv_row_stream nv12_uv_row
-#endif
 
 void frame_to_mapping(const AVFrame *frame, const DecoderAnswer *layout, uint8_t *map) {
         uint32_t w = layout->width, h = layout->height, cw = (w + 1) / 2, ch = (h + 1) / 2,
@@ -309,7 +305,7 @@ void frame_to_mapping(const AVFrame *frame, const DecoderAnswer *layout, uint8_t
                 memset(d + w, 0, pitch - w);
         }
         for (uint32_t row = 0; row < ch; row++)
-                nv12_uv_row_stream(frame, row, cw, pitch, uv + (size_t) row * pitch);
+                nv12_uv_row_to(frame, row, cw, pitch, uv + (size_t) row * pitch, true);
 #ifdef __SSE2__
         /* The streamed stores are weakly ordered: all of them before the
          * frame is handed on. */
