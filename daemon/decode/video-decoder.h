@@ -105,7 +105,8 @@ int video_decoder_flush(VideoDecoder *d, sd_bus_message *message, sd_bus_error *
  * negative errno with error. */
 int video_decoder_set_frame_pool(VideoDecoder *d, uint32_t size, sd_bus_error *error);
 /* ReleaseFrames: the client gives back the pool frames whose memfds are
- * fds; all of them must be pool frames it holds, else nothing is released.
+ * fds (the bus handler takes at most DECODER_MAX_POOL_SLOTS); all of them
+ * must be pool frames it holds, each once, else nothing is released.
  * Returns 0 or a negative errno with error. */
 int video_decoder_release_frames(VideoDecoder *d, const int *fds, size_t n_fds, sd_bus_error *error);
 /* Kills the helper, answers a waiting call, unlinks and frees. Returns NULL. */
