@@ -343,6 +343,10 @@ START_TEST(test_crash_ends_only_that_decoder) {
         ck_assert_int_eq(kill(pid_b, 0), 0);
         for (size_t i = 1; i < 4; i++)
                 ck_assert_hr(decode_sample(db, wrapped_b, &h264.samples[i]), KEYD_S_OK);
+        /* The dead decoder takes no pool either. */
+        ck_assert_hr(keyd_decoder_set_frame_pool(da, 4), KEYD_DXGI_ERROR_DEVICE_REMOVED);
+        ck_assert_msg(str_contains(keyd_last_error_message(), "SetFramePool"), "message: %s",
+                      keyd_last_error_message());
 
         keyd_video_decoder_release(da);
         keyd_video_decoder_release(db);
